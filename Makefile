@@ -1,0 +1,34 @@
+# hashbook: the two commands are `make test` and `make book` (PROFILE=smoke|default|paper).
+PYTHON  ?= python3.11
+VENV    ?= .venv
+PROFILE ?= default
+BOOK_OUT ?= _build
+VPY      = $(VENV)/bin/python
+STAMP    = $(VENV)/.hashbook-installed
+
+.PHONY: setup test book clean-book clean
+
+setup: $(STAMP)
+
+# Create the virtual environment with pip when it is missing or the pins changed.
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.txt
+	$(VPY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(VPY) -m pip install --quiet --no-deps -e .
+	$(VPY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hashbook)" >/dev/null
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VPY) -m pytest -q
+
+# Runs the notebooks of PROFILE into runs/$(PROFILE)/, assembles tables and figures, builds $(BOOK_OUT)/html.
+book: $(STAMP)
+	$(VPY) -m hashlib_core.cli book --profile $(PROFILE) --out $(BOOK_OUT)
+
+clean-book:
+	rm -rf $(BOOK_OUT) book/generated
+
+clean: clean-book
+	rm -rf $(VENV)

@@ -1,0 +1,16 @@
+"""Training-loop pieces shared by every method: seeding, devices, progress bars, timing."""
+
+from .seeding import seed_everything, torch_generator
+from .devices import resolve_device, describe_device, autocast_for
+from .progress import progress
+from .timing import Stopwatch
+
+__all__ = [
+    "seed_everything",
+    "torch_generator",
+    "resolve_device",
+    "describe_device",
+    "autocast_for",
+    "progress",
+    "Stopwatch",
+]
