@@ -4,6 +4,9 @@ VENV    ?= .venv
 PROFILE ?= default
 BOOK_OUT ?= _build
 VPY      = $(VENV)/bin/python
+# Data root: $HASHLIB_DATA when set; else ../shared/data when it exists (this project's machines); else ./data.
+HASHLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
+export HASHLIB_DATA
 STAMP    = $(VENV)/.hashbook-installed
 
 .PHONY: setup test book clean-book clean

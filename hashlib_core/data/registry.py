@@ -1,0 +1,224 @@
+"""The dataset registry: name -> loader, folder, protocols (first = default), expected files and provenance.
+
+``load_dataset(name, root=None, protocol=None, seed=0, **options)`` is the one entry point; ``dataset_status``
+reports which files of a dataset are present under a data root (for the book's datasets table).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .dataset import Dataset, DatasetError
+from .files import FileRole, Source, resolve_root
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One registered dataset.
+
+    ``loader`` is called as ``loader(entry, root, protocol=, seed=, subset=, options=)``. ``protocols`` maps each protocol name to a
+    one-line description with sizes (the first key is the default). ``roles`` are the files of the default load
+    (what :func:`dataset_status` checks); ``kind`` is ``"image-text"``, ``"multi-view"``, ``"image"`` or
+    ``"labels"``.
+    """
+
+    name: str
+    folder: str
+    kind: str
+    loader: Callable[..., Dataset] = field(compare=False)
+    protocols: dict[str, str]
+    roles: tuple[FileRole, ...]
+    source: Source
+    summary: str
+    used_by: str = ""
+    status: Callable[[Path], dict[str, Any]] | None = field(default=None, compare=False)
+
+    @property
+    def default_protocol(self) -> str:
+        return next(iter(self.protocols))
+
+
+def _entries() -> dict[str, DatasetEntry]:
+    from . import cifar, cross_modal, fashion_mnist, image_lists, labels_only, multiview, wikipedia
+
+    dcmh = cross_modal.DCMH_SPECS
+    mv = multiview.SPECS
+    lo = labels_only.SPECS
+    entries = [
+        DatasetEntry(
+            "wikipedia", "wikipedia", "image-text", wikipedia.load,
+            {"official": "query = the 693 test pairs, retrieval = train = the 2,173 training pairs (Rasiwasia et "
+                         "al.'s split, as in shallow cross-modal hashing)",
+             "djsrh": "as official (DJSRH: query 693, retrieval = train 2,173)",
+             "dchn": "as official (a published test/train split: query = test, retrieval = train = train)",
+             "roph": "RoPH's own random 2,173 / 693 split (with features='roph' only)"},
+            wikipedia.ROLES, wikipedia.SOURCE,
+            "2,866 image-text pairs, 10 classes; 128-d SIFT bag-of-words image, 10-d LDA text",
+            used_by="DJSRH (with raw images), DCHN-style cross-view hashing, shallow baselines"),
+        DatasetEntry(
+            "mirflickr25k", "mirflickr25k", "image-text", cross_modal.load_dcmh,
+            {"dchn": "rows 0-1,999 query, rows 2,000-11,999 train, rows 2,000-20,014 retrieval (DCHN, file order)",
+             "djsrh": "per label 160+400 (first label) then 80+200 query+train among unused rows, topped up to "
+                      "2,000 query / 5,000 train; retrieval = the 18,015 non-query rows (DJSRH, seeded)"},
+            dcmh["mirflickr25k"].default_roles(), dcmh["mirflickr25k"].source,
+            "20,015 image-tag pairs (DCMH subset), 24 labels; 4096-d VGG image, 1,386-d tag bag-of-words",
+            used_by="DCHN, DJSRH", status=cross_modal.dcmh_status("mirflickr25k")),
+        DatasetEntry(
+            "nus_wide_tc10", "nus_wide_tc10", "image-text", cross_modal.load_dcmh,
+            {"djsrh": "200 query + 500 train per label (2,000 / 5,000), retrieval = all non-query (DJSRH, seeded)",
+             "dchn": "rows 0-2,099 query, next 10,500 train, retrieval = all non-query (DCHN-style ranges)"},
+            dcmh["nus_wide_tc10"].default_roles(), dcmh["nus_wide_tc10"].source,
+            "186,577 image-tag pairs, 10 most frequent concepts; 1,000-d tags", used_by="DJSRH",
+            status=cross_modal.dcmh_status("nus_wide_tc10")),
+        DatasetEntry(
+            "nus_wide_tc21", "nus_wide_tc21", "image-text", cross_modal.load_dcmh,
+            {"dchn": "rows 0-2,099 query, next 10,500 train, retrieval = all non-query (DCHN)"},
+            dcmh["nus_wide_tc21"].default_roles(), dcmh["nus_wide_tc21"].source,
+            "NUS-WIDE, 21 most frequent concepts (DCHN's cleaned version); VGG image, 1,000-d tags",
+            used_by="DCHN", status=cross_modal.dcmh_status("nus_wide_tc21")),
+        DatasetEntry(
+            "iapr_tc12", "iapr_tc12", "image-text", cross_modal.load_iapr,
+            {"dchn": "query = the test-key rows, train = the first 10,000 database rows, retrieval = all database "
+                     "rows (DCHN)",
+             "official": "query = the test-key rows, retrieval = train = all database rows"},
+            cross_modal.IAPR_ROLES, cross_modal.IAPR_SOURCE,
+            "IAPR TC-12 image-text pairs, 255 labels (test + database keys)", used_by="DCHN"),
+        DatasetEntry(
+            "mscoco", "mscoco", "image-text", cross_modal.load_mscoco,
+            {"dchn": "rows = train keys then test keys; rows 0-4,999 query, next 10,000 train, retrieval = all "
+                     "non-query rows (DCHN, MSCOCO_doc2vec)",
+             "official": "query = the test-key rows, retrieval = train = the train-key rows"},
+            cross_modal.MSCOCO_ROLES, cross_modal.MSCOCO_SOURCE,
+            "MS-COCO image-text pairs, 80 categories; deep image features, doc2vec text (DCHN's HDF5)",
+            used_by="DCHN"),
+        DatasetEntry(
+            "xmedia", "xmedia", "multi-view", cross_modal.load_xmedia,
+            {"dchn": "query = the *_te rows, retrieval = train = the *_tr rows (DCHN)", "official": "as dchn"},
+            cross_modal.XMEDIA_ROLES, cross_modal.XMEDIA_SOURCE,
+            "XMedia: 20 classes, five media (image, text, audio, 3-D, video) with their own item counts",
+            used_by="DCHN"),
+        DatasetEntry(
+            "cifar10", "cifar10", "image", cifar.load,
+            {"cifar10": "pool the 60,000; per class 100 query + 500 train; retrieval = the other 54,000 "
+                        "(DeepHash-pytorch / HybridHash, seeded)",
+             "cifar10-1": "per class 100 query + 500 train; retrieval = all 59,000 non-query (DPSH / DSDH)",
+             "cifar10-2": "per class 1,000 query + 5,000 train from the pooled 60,000; retrieval = the 50,000 "
+                          "train"},
+            cifar.ROLES, cifar.SOURCE, "60,000 32x32 colour images, 10 classes", used_by="HybridHash"),
+        DatasetEntry(
+            "imagenet100", "imagenet100", "image", image_lists.load,
+            {"deephash": "the list files: query = test.txt, train = train.txt, retrieval = database.txt "
+                         "(sizes as the lists give them)"},
+            image_lists.ROLES, image_lists.SOURCES["imagenet100"],
+            "ImageNet subset of 100 classes (DeepHash-pytorch list files)", used_by="HybridHash"),
+        DatasetEntry(
+            "nus_wide_81", "nus_wide_81", "image", image_lists.load,
+            {"deephash": "the list files: query = test.txt, train = train.txt, retrieval = database.txt "
+                         "(sizes as the lists give them)"},
+            image_lists.ROLES, image_lists.SOURCES["nus_wide_81"],
+            "NUS-WIDE images with 81 concepts (DeepHash-pytorch list files)", used_by="HybridHash"),
+        DatasetEntry(
+            "fashion_mnist", "fashion_mnist", "image", fashion_mnist.load,
+            {"deephash": "per class 100 query from the test set + 500 train from the training set; retrieval = "
+                         "all 69,000 non-query (ours, DeepHash-style)",
+             "official": "query = the 10,000 test images, retrieval = train = the 60,000 training images"},
+            fashion_mnist.ROLES, fashion_mnist.SOURCE, "70,000 28x28 grey images of clothing, 10 classes",
+            used_by="extra image set", status=fashion_mnist.status),
+        DatasetEntry(
+            "mfeat", "mfeat", "multi-view", multiview.load_mfeat,
+            {"multiview": "per class 20 % query (400), retrieval = train = the other 1,600 (ours, seeded)"},
+            (), multiview.MFEAT_SOURCE, "UCI Multiple Features: 2,000 handwritten digits, 6 descriptor views",
+            used_by="DCHN-style multi-view hashing (embedded default)", status=multiview.mfeat_status),
+        *[DatasetEntry(
+            name, name, "multi-view", multiview.load_mat_multiview,
+            {"multiview": "per class 20 % query, retrieval = train = the rest (ours, seeded)"},
+            (mv[name]["file"],), mv[name]["source"], summary, used_by="DCHN-style multi-view hashing")
+          for name, summary in (("scene15", "4,485 scene images, 15 classes, 3 hand-crafted views"),
+                                ("msrc_v1", "210 object images, 7 classes, 5 hand-crafted views"),
+                                ("pie_face", "680 face images, 68 subjects x 10, 3 views"))],
+        DatasetEntry(
+            "nus_wide_labels", "nuswide", "labels", labels_only.load,
+            {"mith": "seeded permutation: 2,100 query, next 10,500 train, retrieval = all non-query (MITH/MATH "
+                     "sizes; labels only)"},
+            (lo["nus_wide_labels"]["file"],), lo["nus_wide_labels"]["source"],
+            "NUS-WIDE 21-concept label annotations only (190,421 rows)", used_by="label statistics"),
+        DatasetEntry(
+            "mscoco_labels", "mscoco", "labels", labels_only.load,
+            {"mith": "seeded permutation: 5,000 query, next 10,000 train, retrieval = all non-query (MITH/MATH "
+                     "sizes; labels only)"},
+            (lo["mscoco_labels"]["file"],), lo["mscoco_labels"]["source"],
+            "MS-COCO 80-category label annotations only (122,218 non-empty rows)", used_by="label statistics"),
+    ]
+    return {entry.name: entry for entry in entries}
+
+
+_REGISTRY: dict[str, DatasetEntry] | None = None
+
+
+def registry() -> dict[str, DatasetEntry]:
+    """Name -> :class:`DatasetEntry` for every registered dataset."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _entries()
+    return _REGISTRY
+
+
+def get_entry(name: str) -> DatasetEntry:
+    entries = registry()
+    if not isinstance(name, str) or name not in entries:
+        raise DatasetError(f"unknown dataset {name!r}; known: {sorted(entries)}")
+    return entries[name]
+
+
+def list_datasets() -> list[str]:
+    """Registered dataset names, in registry order."""
+    return list(registry())
+
+
+def protocols_for(name: str) -> tuple[str, ...]:
+    """The protocols a dataset supports; the first is its default."""
+    return tuple(get_entry(name).protocols)
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, protocol: str | None = None, seed: int = 0,
+                 **options) -> Dataset:
+    """Load dataset ``name`` from ``root`` (default ``$HASHLIB_DATA``, else ``./data``) with the split of
+    ``protocol`` (default: the dataset's first protocol) drawn with ``numpy.random.default_rng(seed)``.
+
+    Common options: ``views=`` (a name or names to keep), ``subset=N`` (a seeded, class-stratified subset of N
+    rows drawn before the split; count-based protocols shrink in proportion). Dataset-specific options are
+    described in each loader module (e.g. ``features=`` for mirflickr25k / wikipedia, ``decode=`` for cifar10).
+    Raises :class:`DatasetError` (a ``ValueError``) naming the dataset, file and problem.
+    """
+    entry = get_entry(name)
+    protocol = entry.default_protocol if protocol is None else protocol
+    if protocol not in entry.protocols:
+        raise DatasetError(f"{name}: unknown protocol {protocol!r}; known for this dataset: {list(entry.protocols)}")
+    subset = options.pop("subset", None)
+    return entry.loader(entry, resolve_root(root), protocol=protocol, seed=seed, subset=subset, options=options)
+
+
+def dataset_status(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Which files of ``name``'s default load are under ``root``.
+
+    Returns ``{"name", "folder", "status", "present", "missing", "obtain"}``: ``status`` is ``"present"`` (all
+    files found), ``"partial"`` (some) or ``"missing"`` (none); ``present`` lists found paths, ``missing`` the
+    expected file descriptions.
+    """
+    entry = get_entry(name)
+    root = resolve_root(root)
+    folder = root / entry.folder
+    if entry.status is not None:
+        result = entry.status(root)
+    else:
+        present, missing = [], []
+        for role in entry.roles:
+            path = role.find(folder)
+            (present.append(str(path)) if path is not None else missing.append(role.describe()))
+        result = {"present": present, "missing": missing}
+    status = ("present" if not result["missing"] else "partial" if result["present"] else "missing")
+    return {"name": name, "folder": str(folder), "status": status, **result, "obtain": entry.source.obtain}
