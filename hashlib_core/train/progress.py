@@ -1,11 +1,12 @@
-"""Progress bars: tqdm in terminals and notebooks, silent when HASHLIB_PROGRESS=0."""
+"""Progress bars: plain-text tqdm (terminals, notebooks, logs alike; no ipywidgets needed), silent when
+HASHLIB_PROGRESS=0."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
 
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 
 def progress(iterable: Iterable | None = None, *, desc: str | None = None, total: int | None = None,

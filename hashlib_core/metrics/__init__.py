@@ -1,0 +1,19 @@
+"""Hamming-ranking evaluation: mAP under three protocols and two tie rules, precision/recall curves (CPU + CUDA).
+
+Modules, each with one job: ``codes`` (validation, +-1, packing, Hamming distance), ``labels`` (relevance),
+``engine`` (the chunked scan: histograms and exact rank terms), ``expected`` (closed forms of the ``"expected"``
+tie rule), ``average_precision`` (protocols x tie rules), ``curves`` and ``evaluate`` (``evaluate_retrieval``).
+"""
+
+from .average_precision import (PROTOCOLS, TIES, average_precision_per_query, mean_average_precision,
+                                mean_average_precision_grid)
+from .codes import hamming_distance, pack_codes
+from .curves import (default_pr_grid, default_precision_grid, precision_at_n, precision_recall_curve,
+                     precision_recall_within_radius)
+from .evaluate import evaluate_retrieval
+
+__all__ = [
+    "PROTOCOLS", "TIES", "mean_average_precision", "average_precision_per_query", "mean_average_precision_grid",
+    "precision_recall_within_radius", "precision_at_n", "precision_recall_curve", "default_precision_grid",
+    "default_pr_grid", "hamming_distance", "pack_codes", "evaluate_retrieval",
+]
