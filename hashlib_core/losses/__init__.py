@@ -1,0 +1,1 @@
+"""Losses, one nn.Module per paper: ``dchn``, ``djsrh``, ``hybridhash``."""

@@ -1,0 +1,396 @@
+"""HybridHash (He & Wei, ICMR 2024): supervised image hashing with a hybrid convolution + self-attention network.
+
+``run()`` is what ``notebooks/hybridhash.ipynb`` and ``python -m hashlib_core run hybridhash`` call. It trains
+:class:`~hashlib_core.models.hybridhash.HybridHashNet` with the weighted pairwise likelihood loss against a memory of
+all training outputs (:class:`~hashlib_core.losses.hybridhash.HybridHashLoss`), RMSprop (lr 2.5e-5, weight decay
+1e-5 in the paper), bfloat16 autocast on CUDA, then encodes query and retrieval images with ``sign`` and evaluates
+with the DeepHash protocol (``"deephash"``: CIFAR-10 over all retrieval items, NUS-WIDE-81 @5000,
+ImageNet-100 @1000).
+
+Reported: ``map`` is the LAST epoch's mAP. Every ``eval_every`` epochs the test queries are also evaluated, only to
+report the best-over-epochs value the original code reported; it goes into ``also`` with its epoch and a label
+saying that it was selected on the test queries.
+
+Images: the needed rows are decoded once into a uint8 tensor (stored at native size when the images are square and
+no larger than the resize size, e.g. CIFAR-10's 32 x 32; else shorter side resized to the resize size and centre
+cropped); sets too large for memory are streamed through a DataLoader instead. Augmentation runs batched on the
+device: resize to ``image_size * 256 / 224``, random crop ``image_size`` and random horizontal flip for training,
+centre crop for encoding (the DeepHash-pytorch recipe HybridHash uses), fused into one bilinear ``grid_sample``;
+then ImageNet mean/std normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..losses.hybridhash import HybridHashLoss
+from ..models.hybridhash import HybridHashNet, config_for, stage_parameter_counts
+from ..train import autocast_for, describe_device, progress, resolve_device, seed_everything, torch_generator
+from ..train.timing import Stopwatch
+
+METHOD = "hybridhash"
+
+#: Method parameters and their defaults (None: the profile's setting, see :data:`PROFILES`).
+PARAMETERS: dict[str, Any] = {
+    "model_size": None,      # "paper" | "small" | "tiny" (models.hybridhash.PRESETS)
+    "image_size": None,      # network input side (None: the preset's: 224 for paper, 32 for small/tiny)
+    "pretrained": None,      # path of a local ImageNet NesT-Base state dict (None: random initialisation)
+    "batch_size": None,      # training batch size
+    "lr": None,              # RMSprop learning rate
+    "weight_decay": 1e-5,    # RMSprop weight decay (paper)
+    "alpha": 0.5,            # theta = alpha * u_i . U_j (paper)
+    "eval_every": None,      # evaluate the test queries every this many epochs (0: only the last epoch)
+    "subset": None,          # seeded stratified subset of the dataset before splitting (None: all of it)
+    "encode_batch_size": None,  # batch size for encoding (None: 4 x batch_size)
+    "num_workers": None,     # DataLoader workers that decode images (None: 0 on CPU, up to 8 on CUDA)
+}
+
+#: What each profile sets. ``smoke``/``default`` are small CPU variants trained from scratch on CIFAR-10 subsets
+#: (with a larger learning rate than the paper's, which is tuned for fine-tuning a pretrained network);
+#: ``paper`` is the paper's network and optimiser on the full ``cifar10`` protocol.
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"model_size": "tiny", "subset": 6000, "epochs": 20, "batch_size": 50, "lr": 2e-4, "eval_every": 0},
+    "default": {"model_size": "small", "subset": 24000, "epochs": 18, "batch_size": 64, "lr": 3e-4,
+                "eval_every": 6},
+    "paper": {"model_size": "paper", "subset": None, "epochs": 150, "batch_size": 64, "lr": 2.5e-5,
+              "eval_every": 10},
+}
+
+#: The runs ``make book`` executes per profile (run spec format: ARCHITECTURE.md). The Fashion-MNIST run fails
+#: with a DatasetError naming the missing files where the data is absent; the grid runner records it as failed.
+GRID: dict[str, list[dict[str, Any]]] = {
+    "smoke": [{"dataset": "cifar10", "bits": 64, "seed": 0, "params": {}}],
+    "default": [
+        {"dataset": "cifar10", "bits": 64, "seed": 0, "params": {}},
+        {"dataset": "fashion_mnist", "bits": 64, "seed": 0, "params": {"subset": 7000, "eval_every": 5},
+         "epochs": 10},
+    ],
+    "paper": [{"dataset": "cifar10", "bits": 64, "seed": 0, "params": {}}],
+}
+
+#: Split protocol per dataset (None: the dataset's default, e.g. the list files of imagenet100 / nus_wide_81).
+SPLIT_PROTOCOLS = {"cifar10": "cifar10"}
+#: mAP@K of the DeepHash protocol per dataset (None: over all retrieval items).
+TOPK = {"cifar10": None, "nus_wide_81": 5000, "imagenet100": 1000}
+
+BEST_LABEL = "best over epochs, selected on the test queries (as the original reported)"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_IN_MEMORY_LIMIT = 4 * 2**30  # bytes of decoded uint8 images held at once; larger sets are streamed
+
+
+# ------------------------------------------------------------------------------------------- settings
+def resolve_settings(profile: str, params: Mapping[str, Any], epochs: int | None) -> dict[str, Any]:
+    """Merge ``PARAMETERS`` defaults, the profile's settings and the caller's (non-None) ``params``; validate."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:
+        raise ValueError(f"hybridhash: unknown parameter(s) {unknown}; known: {sorted(PARAMETERS)}")
+    settings = dict(PARAMETERS)
+    settings.update({k: v for k, v in PROFILES[profile].items() if k in PARAMETERS})
+    settings.update({k: v for k, v in params.items() if v is not None})
+    settings["epochs"] = PROFILES[profile]["epochs"] if epochs is None else epochs
+    for key in ("epochs", "batch_size"):
+        if isinstance(settings[key], bool) or not isinstance(settings[key], int) or settings[key] < 1:
+            raise ValueError(f"{key} must be a positive integer, got {settings[key]!r}")
+    for key in ("eval_every", "num_workers"):
+        value = settings[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+    for key in ("subset", "encode_batch_size", "image_size"):
+        value = settings[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{key} must be a positive integer or None, got {value!r}")
+    for key in ("lr", "alpha"):
+        if not isinstance(settings[key], (int, float)) or not settings[key] > 0:
+            raise ValueError(f"{key} must be a positive number, got {settings[key]!r}")
+    if not isinstance(settings["weight_decay"], (int, float)) or settings["weight_decay"] < 0:
+        raise ValueError(f"weight_decay must be a non-negative number, got {settings['weight_decay']!r}")
+    if settings["pretrained"] is not None and not Path(settings["pretrained"]).is_file():
+        raise ValueError(f"pretrained: weights file {settings['pretrained']} does not exist (give the path of a "
+                         f"local NesT-Base .pth file; nothing is downloaded)")
+    return settings
+
+
+# ------------------------------------------------------------------------------------------- images
+class _UInt8Images(torch.utils.data.Dataset):
+    """Rows of an image source as uint8 (S, S, 3) tensors: native size when an image is S x S already, else the
+    shorter side resized to S (bilinear) and centre-cropped."""
+
+    def __init__(self, source, rows: np.ndarray, size: int):
+        self.source, self.rows, self.size = source, np.asarray(rows, np.int64), int(size)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        from PIL import Image
+
+        image = self.source[int(self.rows[k])]
+        if image.size != (self.size, self.size):
+            w, h = image.size
+            scale = self.size / min(w, h)
+            w, h = max(self.size, round(w * scale)), max(self.size, round(h * scale))
+            image = image.resize((w, h), Image.BILINEAR)
+            left, top = (w - self.size) // 2, (h - self.size) // 2
+            image = image.crop((left, top, left + self.size, top + self.size))
+        return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy())
+
+
+class ImageFeed:
+    """uint8 (B, S, S, 3) batches of chosen rows of an image source, delivered on ``device``.
+
+    Decodes the rows once into memory (on the device) when they fit in ``_IN_MEMORY_LIMIT`` bytes, else streams
+    them through a ``DataLoader`` with ``num_workers`` decoding processes on every pass.
+    """
+
+    def __init__(self, source, rows: np.ndarray, *, resize: int, device: torch.device, num_workers: int = 0,
+                 in_memory_limit: int = _IN_MEMORY_LIMIT):
+        rows = np.asarray(rows, np.int64)
+        if rows.size == 0:
+            raise ValueError("ImageFeed: no rows to feed")
+        first = source[int(rows[0])]
+        w, h = first.size
+        self.store_size = w if (w == h and w <= resize) else resize
+        self.rows, self.device, self.num_workers = rows, device, num_workers
+        self.data = _UInt8Images(source, rows, self.store_size)
+        self.in_memory = rows.size * self.store_size ** 2 * 3 <= in_memory_limit
+        self.buffer: torch.Tensor | None = None
+        if self.in_memory:
+            self.buffer = torch.empty((rows.size, self.store_size, self.store_size, 3), dtype=torch.uint8,
+                                      device=device)
+            loader = torch.utils.data.DataLoader(self.data, batch_size=512, num_workers=num_workers)
+            start = 0
+            for batch in progress(loader, desc="decode images", total=len(loader)):
+                self.buffer[start:start + batch.shape[0]] = batch.to(device)
+                start += batch.shape[0]
+
+    def batches(self, positions: np.ndarray, batch_size: int) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Yield ``(positions chunk, images)`` for consecutive chunks of ``positions`` (indices into ``rows``)."""
+        positions = np.asarray(positions, np.int64)
+        chunks = [positions[i:i + batch_size] for i in range(0, positions.size, batch_size)]
+        if self.in_memory:
+            for chunk in chunks:
+                yield chunk, self.buffer[torch.from_numpy(chunk).to(self.device)]
+            return
+        loader = torch.utils.data.DataLoader(self.data, batch_sampler=[c.tolist() for c in chunks],
+                                             num_workers=self.num_workers,
+                                             pin_memory=self.device.type == "cuda")
+        for chunk, batch in zip(chunks, loader):
+            yield chunk, batch.to(self.device, non_blocking=True)
+
+
+def crop_resize(images: torch.Tensor, *, out_size: int, resize: int, train: bool,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """uint8 (B, S, S, 3) -> float (B, 3, out_size, out_size), ImageNet-normalised.
+
+    Equivalent to bilinear resizing to ``resize`` x ``resize`` followed by a crop of ``out_size`` (random offset and
+    a random horizontal flip when ``train``, drawn from ``generator``; centred otherwise), done as one
+    ``grid_sample`` so the resized image is never materialised.
+    """
+    b = images.shape[0]
+    device = images.device
+    if train:
+        offsets = torch.randint(0, resize - out_size + 1, (b, 2), generator=generator).to(device)
+        flips = (torch.rand(b, generator=generator) < 0.5).to(device)
+    else:
+        offsets = torch.full((b, 2), (resize - out_size) // 2, device=device)
+        flips = torch.zeros(b, dtype=torch.bool, device=device)
+    steps = torch.arange(out_size, device=device, dtype=torch.float32)
+    cols = torch.where(flips[:, None], out_size - 1 - steps, steps)                 # (B, out)
+    # normalised source coordinate of resized pixel p (align_corners=False): (p + 0.5) / resize * 2 - 1
+    gx = (offsets[:, 1:2] + cols + 0.5) / resize * 2 - 1
+    gy = (offsets[:, 0:1] + steps + 0.5) / resize * 2 - 1
+    grid = torch.stack([gx[:, None, :].expand(b, out_size, out_size),
+                        gy[:, :, None].expand(b, out_size, out_size)], dim=-1)
+    x = images.permute(0, 3, 1, 2).float().div_(255)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+# ------------------------------------------------------------------------------------------- training
+def resize_for(image_size: int) -> int:
+    """The resize side before cropping ``image_size`` (256 for 224, as DeepHash-pytorch)."""
+    return int(round(image_size * 256 / 224))
+
+
+def encode(model: HybridHashNet, feed: ImageFeed, positions: np.ndarray, *, batch_size: int, device: torch.device,
+           amp: bool = True, desc: str = "encode") -> torch.Tensor:
+    """Sign codes (n, bits) float32 in {-1, +1} on ``device`` for the rows ``positions`` of ``feed``."""
+    size = model.config.image_size
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for _, images in progress(feed.batches(positions, batch_size), desc=desc,
+                                  total=math.ceil(len(positions) / batch_size)):
+            x = crop_resize(images, out_size=size, resize=resize_for(size), train=False)
+            with autocast_for(device, enabled=amp):
+                u = model(x)
+            out.append(torch.where(u >= 0, 1.0, -1.0))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def train_epoch(model: HybridHashNet, loss_fn: HybridHashLoss, optimizer: torch.optim.Optimizer, feed: ImageFeed,
+                train_positions: np.ndarray, train_labels: torch.Tensor, *, batch_size: int,
+                generator: torch.Generator, device: torch.device, amp: bool = True, desc: str = "train"
+                ) -> float:
+    """One pass over the training items in a random order drawn from ``generator``; returns the mean batch loss.
+
+    ``train_positions`` (n_train,) are the feed positions of the training items; item k's memory slot in
+    ``loss_fn`` is k and its labels are ``train_labels[k]`` ((n_train, C) float on ``device``).
+    """
+    size = model.config.image_size
+    model.train()
+    order = torch.randperm(len(train_positions), generator=generator).numpy()
+    total, batches = torch.zeros((), device=device), 0   # summed on the device: no host sync per step
+    for slots, images in progress(feed.batches(train_positions[order], batch_size), desc=desc,
+                                  total=math.ceil(len(order) / batch_size)):
+        # map feed positions back to training slots
+        slot_index = order[batches * batch_size: batches * batch_size + len(slots)]
+        index = torch.from_numpy(slot_index).to(device)
+        x = crop_resize(images, out_size=size, resize=resize_for(size), train=True, generator=generator)
+        with autocast_for(device, enabled=amp):
+            u = model(x)
+        loss = loss_fn(u.float(), train_labels[index], index)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+        batches += 1
+    return float(total) / max(batches, 1)
+
+
+# ------------------------------------------------------------------------------------------- run
+def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, device: str = "auto",
+        data_root: str | None = None, out_dir: str | os.PathLike, profile: str = "default", **params):
+    """Train HybridHash on ``dataset``, encode, evaluate (DeepHash protocol) and write the run folder ``out_dir``.
+
+    ``params`` are :data:`PARAMETERS` (None = the profile's setting). Returns a
+    :class:`hashlib_core.records.RunResult`; ``record["map"]["image->image"]`` is the last epoch's mAP.
+    """
+    from ..data import load_dataset
+    from ..data.dataset import is_image_source
+    from ..metrics import mean_average_precision
+    from ..records import finish_run
+
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 1:
+        raise ValueError(f"bits must be a positive integer, got {bits!r}")
+    settings = resolve_settings(profile, params, epochs)
+    epochs = settings["epochs"]
+    torch_device = resolve_device(device)
+    seed_everything(seed, deterministic=torch_device.type == "cpu")
+    amp = torch_device.type == "cuda"
+    num_workers = settings["num_workers"]
+    if num_workers is None:
+        num_workers = min(8, max((os.cpu_count() or 1) - 1, 0)) if torch_device.type == "cuda" else 0
+
+    options = {"subset": settings["subset"]} if settings["subset"] else {}
+    ds = load_dataset(dataset, root=data_root, protocol=SPLIT_PROTOCOLS.get(dataset), seed=seed, **options)
+    source = ds.views.get("image")
+    if source is None or not is_image_source(source):
+        raise ValueError(f"dataset {dataset!r} has no image view (views: {list(ds.views)}); HybridHash needs "
+                         f"images")
+    topk = TOPK.get(dataset)
+
+    config = config_for(settings["model_size"], settings["image_size"])
+    model = HybridHashNet(config, bits).to(torch_device)
+    pretrained_report = None
+    if settings["pretrained"] is not None:
+        from ..models.nest_weights import load_nest_weights
+
+        pretrained_report = load_nest_weights(model, settings["pretrained"]).as_dict()
+        model.to(torch_device)
+
+    splits = {name: np.asarray(ds.splits[name], np.int64) for name in ("query", "train", "retrieval")}
+    rows = np.unique(np.concatenate(list(splits.values())))
+    position = {name: np.searchsorted(rows, idx) for name, idx in splits.items()}
+    resize = resize_for(config.image_size)
+    with Stopwatch(torch_device) as decode_watch:
+        feed = ImageFeed(source, rows, resize=resize, device=torch_device, num_workers=num_workers)
+
+    labels = torch.from_numpy(np.asarray(ds.labels, np.float32))
+    train_labels = labels[splits["train"]].to(torch_device)
+    query_labels = np.asarray(ds.labels[splits["query"]])
+    retrieval_labels = np.asarray(ds.labels[splits["retrieval"]])
+    loss_fn = HybridHashLoss(len(splits["train"]), ds.num_classes, bits, alpha=settings["alpha"]).to(torch_device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    generator = torch_generator(seed)
+    encode_batch = settings["encode_batch_size"] or 4 * settings["batch_size"]
+    eval_every = settings["eval_every"] or 0
+
+    def encode_all():
+        watch = Stopwatch(torch_device)
+        with watch:
+            q = encode(model, feed, position["query"], batch_size=encode_batch, device=torch_device, amp=amp,
+                       desc="encode query")
+            r = encode(model, feed, position["retrieval"], batch_size=encode_batch, device=torch_device, amp=amp,
+                       desc="encode retrieval")
+        return q, r, watch.seconds
+
+    history, train_seconds, best = [], 0.0, None
+    codes = None
+    for epoch in progress(range(1, epochs + 1), desc=f"hybridhash {dataset} {bits}b", leave=True):
+        watch = Stopwatch(torch_device)
+        with watch:
+            loss = train_epoch(model, loss_fn, optimizer, feed, position["train"], train_labels,
+                               batch_size=settings["batch_size"], generator=generator, device=torch_device, amp=amp,
+                               desc=f"epoch {epoch}")
+        train_seconds += watch.seconds
+        entry = {"epoch": epoch, "loss": loss, "seconds": round(watch.seconds, 3),
+                 "train_images_per_s": round(len(splits["train"]) / watch.seconds, 2)}
+        if epoch == epochs or (eval_every and epoch % eval_every == 0):
+            q, r, encode_seconds = encode_all()
+            test_map = mean_average_precision(q, r, query_labels, retrieval_labels, topk=topk, protocol="deephash",
+                                              device=torch_device)
+            entry.update({"test_map": float(test_map), "encode_seconds": round(encode_seconds, 3)})
+            if best is None or test_map > best[0]:
+                best = (float(test_map), epoch)
+            if epoch == epochs:
+                codes = (q, r, encode_seconds)
+        history.append(entry)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"hybridhash: training loss became {loss} at epoch {epoch}; lower lr "
+                                     f"(now {settings['lr']})")
+
+    query_codes, retrieval_codes, encode_seconds = codes
+    n_encoded = len(position["query"]) + len(position["retrieval"])
+    also = []
+    if eval_every:
+        also.append({"label": BEST_LABEL, "protocol": "deephash", "topk": topk, "ties": "index",
+                     "map": {"image->image": best[0]}, "epoch": best[1],
+                     "evaluated_epochs": [h["epoch"] for h in history if "test_map" in h]})
+    record_settings = {
+        **{k: v for k, v in settings.items() if k != "epochs"},
+        "model_config": config.as_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters_per_stage": stage_parameter_counts(model),
+        "optimizer": "RMSprop", "loss": "weighted pairwise likelihood vs. memory of all training outputs",
+        "amp": "bfloat16 autocast" if amp else "off (float32)", "deterministic": torch_device.type == "cpu",
+        "num_workers": num_workers, "resize": resize, "stored_image_size": feed.store_size,
+        "images_in_memory": feed.in_memory, "split_protocol": ds.protocol, "dataset_notes": ds.info.get("notes"),
+        "pretrained_report": pretrained_report,
+        "decode_seconds": round(decode_watch.seconds, 3),
+        "train_images_per_s": round(epochs * len(splits["train"]) / train_seconds, 2),
+        "encode_images_per_s": round(n_encoded / encode_seconds, 2),
+        "device_name": describe_device(torch_device),
+    }
+    return finish_run(
+        out_dir=out_dir, method=METHOD, dataset=ds, bits=bits, seed=seed, profile=profile, epochs=epochs,
+        train_seconds=train_seconds, device=describe_device(torch_device),
+        query_codes={"image": query_codes.cpu().numpy()}, retrieval_codes={"image": retrieval_codes.cpu().numpy()},
+        protocol="deephash", topk=topk, ties="index", pairs=[("image", "image")], also=also,
+        settings=record_settings, history=history, metrics_device=torch_device,
+        artifacts={"model": model, "dataset": ds})
