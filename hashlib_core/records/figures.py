@@ -12,11 +12,16 @@ the matplotlib ``Figure`` (the notebook displays it; myst-nb renders it as a PNG
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 
 import matplotlib
 
-matplotlib.use("Agg", force=False)
+# Headless Agg for scripts and tests, but never inside a Jupyter kernel: there ipykernel has chosen the inline
+# backend (MPLBACKEND), which is what turns a returned Figure into the PNG output the book shows.
+if "MPLBACKEND" not in os.environ and "ipykernel" not in sys.modules:
+    matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 
 
@@ -96,5 +101,29 @@ def plot_history(history: Sequence[Mapping], keys: Sequence[str] | None = None, 
     ax.set_xlabel(x)
     if logy:
         ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_paper_vs_ours(table, *, by: str = "method", ax=None, title: str | None = None):
+    """Our mAP (mean over seeds, bars = sample std) against the paper's, one point per comparison-table row
+    that has both; the diagonal marks equality. ``table``: rows of :func:`records.tables.comparison_table`
+    (optionally with a ``by`` column, e.g. the method, for the colours)."""
+    fig, ax = _new_axes(ax, title)
+    both = table[table["paper"].notna() & table["ours_mean"].notna()] if len(table) else table
+    if len(both) == 0:
+        ax.text(0.5, 0.5, "no cell has both a paper number and a run of ours", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    groups = both.groupby(by, sort=False) if by in both.columns else [("ours", both)]
+    for name, group in groups:
+        ax.errorbar(group["paper"], group["ours_mean"], yerr=group["ours_std"].fillna(0.0), fmt="o", ms=4,
+                    capsize=2, label=str(name))
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--", label="ours = paper")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("paper mAP")
+    ax.set_ylabel("our mAP (mean over seeds)")
     ax.legend(fontsize=8)
     return fig

@@ -98,7 +98,9 @@ def sha256_array(array: np.ndarray) -> str:
 
 def git_commit(repo: str | os.PathLike | None = None) -> str | None:
     """The current commit of the repository holding ``repo`` (default: this package), with ``+dirty`` when the
-    work tree has uncommitted changes; ``None`` outside a git checkout (e.g. an installed wheel)."""
+    work tree has uncommitted changes. Outside a git checkout (an installed wheel, a copy of the tree sent to a
+    GPU machine) it is ``$HASHLIB_GIT_COMMIT`` when set (the sender states the commit it sent), else ``None``."""
+    fallback = os.environ.get("HASHLIB_GIT_COMMIT") or None
     cwd = Path(repo) if repo is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
@@ -106,5 +108,5 @@ def git_commit(repo: str | os.PathLike | None = None) -> str | None:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
+        return fallback
     return commit + ("+dirty" if dirty else "")
