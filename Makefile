@@ -2,6 +2,7 @@
 PYTHON  ?= python3.11
 VENV    ?= .venv
 PROFILE ?= default
+JOBS    ?= 1
 BOOK_OUT ?= _build
 VPY      = $(VENV)/bin/python
 # Data root: $HASHLIB_DATA when set; else ../shared/data when it exists (this project's machines); else ./data.
@@ -32,10 +33,10 @@ test: $(STAMP)
 
 # Runs the notebooks of PROFILE into runs/$(PROFILE)/, assembles tables and figures, builds $(BOOK_OUT)/html.
 book: $(STAMP)
-	$(VPY) -m hashlib_core.cli book --profile $(PROFILE) --out $(BOOK_OUT)
+	$(VPY) -m hashlib_core.cli book --profile $(PROFILE) --out $(BOOK_OUT) --jobs $(JOBS)
 
 clean-book:
-	rm -rf $(BOOK_OUT) book/generated
+	rm -rf $(BOOK_OUT)
 
 clean: clean-book
 	rm -rf $(VENV)

@@ -25,7 +25,10 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import time
+
     from .methods import get_method
+    from .records.manifest import write_manifest
 
     method = get_method(args.method)
     params = dict(args.param or [])
@@ -33,11 +36,14 @@ def _run(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"--param: {args.method} has no parameter(s) {unknown}; "
                          f"known: {sorted(method.PARAMETERS)}")
+    started = time.perf_counter()
     result = method.run(dataset=args.dataset, bits=args.bits, seed=args.seed, epochs=args.epochs,
                         device=args.device, data_root=args.data_root, out_dir=args.out_dir,
                         profile=args.profile, **params)
+    # the manifest is written here, on the machine that ran the run (package versions, platform, wall time)
+    write_manifest(result.out_dir, made_by="cli", wall_seconds=round(time.perf_counter() - started, 2))
     print(result.map_table().to_string(index=False))
-    print(f"wrote {result.out_dir}/metrics.json")
+    print(f"wrote {result.out_dir}/metrics.json and manifest.json")
     return 0
 
 

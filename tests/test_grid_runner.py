@@ -198,11 +198,16 @@ def test_commit_records_copies_only_json(workspace, tmp_path, run_record):
     run_dir = workspace / "runs" / "smoke" / "toy" / "wikipedia-16b-s0"
     (run_dir / "codes.npz").write_bytes(b"not copied")
     cli_dir = run_record(tmp_path / "elsewhere", profile="paper", method="dchn", manifest=False, bits=64)
+    (cli_dir / "baselines.json").write_text('{"ridge": 0.5}')  # a method's extra record travels too
+    (cli_dir / "splits.npz").write_bytes(b"not copied")
     written = commit_records([run_dir, cli_dir], tmp_path / "records", label=None)
     assert written == [tmp_path / "records" / "smoke" / "toy" / "wikipedia-16b-s0",
                        tmp_path / "records" / "paper" / "dchn" / "wikipedia-64b-s0"]
     assert {p.name for p in written[0].iterdir()} == {"metrics.json", "curves.json", "manifest.json"}
+    assert sorted(p.name for p in written[1].iterdir()) == ["baselines.json", "curves.json", "history.json",
+                                                            "manifest.json", "metrics.json"]
     built = read_json(written[1] / "manifest.json")
+    assert set(built["files"]) == {"baselines.json", "curves.json", "history.json", "metrics.json"}
     assert built["made_by"] == "collect" and built["environment"] == "from metrics.json"
     assert built["spec"]["dataset"] == "wikipedia" and built["device"] == "cpu"
     frame = load_runs(roots={"committed": tmp_path / "records"})
@@ -216,6 +221,10 @@ def test_commit_records_copies_only_json(workspace, tmp_path, run_record):
     assert read_json(written[0] / "metrics.json")["map"] == {"image->image": 0.9}
     with pytest.raises(GridError, match="no metrics.json"):
         commit_records([tmp_path], tmp_path / "records")
+    with open(cli_dir / "huge.json", "wb") as handle:
+        handle.truncate(grid.MAX_RECORD_BYTES + 1)
+    with pytest.raises(GridError, match=r"\['huge.json'\] are larger than"):
+        commit_records([cli_dir], tmp_path / "other")
 
 
 def test_missing_ray_is_a_clear_error(workspace, monkeypatch):

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_write_json, atomic_write_text, read_json
-from .manifest import RECORD_FILES, build_manifest, write_manifest
+from .manifest import MAX_RECORD_BYTES, build_manifest, record_files, write_manifest
 from .run import PROFILES, validate_record
 from .runs import repo_root
 
@@ -60,8 +60,8 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: files removed before a run starts (``metrics.json`` first: it marks a finished run)
 _STALE = ("metrics.json", "manifest.json", "failed.json", "run.ipynb", "failed.ipynb")
-#: files a Ray task sends back to the driver (small JSON records and the executed notebook)
-_RETURNED = (*RECORD_FILES, "manifest.json", "failed.json", "run.ipynb", "failed.ipynb")
+#: files a Ray task sends back to the driver besides the JSON records (see :func:`manifest.record_files`)
+_RETURNED = ("manifest.json", "failed.json", "run.ipynb", "failed.ipynb")
 
 
 class GridError(ValueError):
@@ -280,7 +280,9 @@ def _error_fields(exc: BaseException) -> dict:
 
 
 def _returned_files(run_dir: Path) -> dict:
-    return {name: (run_dir / name).read_text(encoding="utf-8") for name in _RETURNED if (run_dir / name).is_file()}
+    names = [*record_files(run_dir), *(n for n in _RETURNED if (run_dir / n).is_file())]
+    return {name: (run_dir / name).read_text(encoding="utf-8") for name in names
+            if (run_dir / name).stat().st_size <= MAX_RECORD_BYTES}
 
 
 def execute_run(task: RunTask | Mapping[str, Any], *, force: bool = False, return_files: bool = False) -> RunOutcome:
@@ -440,7 +442,7 @@ def run_grid(profile: str, specs: Sequence[Mapping[str, Any]] | None = None, *,
 
     bar = progress(total=len(todo), desc=f"runs ({profile})", leave=True)
     try:
-        if ray_address is not None:
+        if ray_address is not None and todo:  # nothing to run: no cluster to start
             for outcome in _run_with_ray(todo, ray_address, force, bar, ray_options):
                 outcomes[outcome.run_dir] = outcome
         elif jobs == 1 or len(todo) <= 1:
@@ -482,7 +484,8 @@ def commit_records(run_dirs: Iterable[str | os.PathLike], into: str | os.PathLik
                    notebook: str | None = None, label: str | None = None, overwrite: bool = False) -> list[Path]:
     """Copy the small JSON records of finished runs into ``into/<profile>/<notebook>/<run id>/``.
 
-    Copies ``metrics.json, curves.json, history.json, split.json`` and ``manifest.json`` (never codes or data).
+    Copies the run's JSON records (``metrics.json, curves.json, history.json, split.json``, any other top-level
+    ``*.json`` its method wrote, e.g. ``baselines.json``) and ``manifest.json``; never codes, splits or data.
     A run without a manifest (made with the CLI) gets one built from its ``metrics.json`` here
     (``made_by="collect"``, ``environment="from metrics.json"``); prefer writing it on the machine that ran it
     (``python -m hashlib_core.records.manifest RUN_DIR``). ``notebook`` / ``label`` apply to runs without a
@@ -505,8 +508,11 @@ def commit_records(run_dirs: Iterable[str | os.PathLike], into: str | os.PathLik
         dest = into / record["profile"] / (spec.get("notebook") or record["method"]) / run_id(
             {"dataset": record["dataset"], "bits": record["bits"], "seed": record["seed"],
              "label": spec.get("label")})
-        files = {name: (run_dir / name).read_text(encoding="utf-8") for name in RECORD_FILES
-                 if (run_dir / name).is_file()}
+        too_big = [n for n in record_files(run_dir) if (run_dir / n).stat().st_size > MAX_RECORD_BYTES]
+        if too_big:
+            raise GridError(f"{run_dir}: {too_big} are larger than {MAX_RECORD_BYTES >> 20} MiB; records/ holds "
+                            f"small JSON records only")
+        files = {name: (run_dir / name).read_text(encoding="utf-8") for name in record_files(run_dir)}
         files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"
         if dest.exists() and not overwrite:
             existing = dest / "metrics.json"

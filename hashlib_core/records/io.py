@@ -50,14 +50,16 @@ def _json_default(value: Any):
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def to_json(obj: Any) -> str:
-    """JSON text with NumPy scalars/arrays and paths converted; NaN is refused (it is not valid JSON)."""
-    return json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+def to_json(obj: Any, *, compact: bool = False) -> str:
+    """JSON text with NumPy scalars/arrays and paths converted; NaN is refused (it is not valid JSON).
+    Indented for reading, or ``compact`` (no whitespace) for long numeric series such as curves."""
+    layout = {"separators": (",", ":")} if compact else {"indent": 2}
+    return json.dumps(obj, sort_keys=False, default=_json_default, allow_nan=False, **layout) + "\n"
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write_text(path, to_json(obj))
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, compact: bool = False) -> Path:
+    """Write ``obj`` as JSON (indented, or ``compact``) to ``path`` atomically."""
+    return atomic_write_text(path, to_json(obj, compact=compact))
 
 
 def atomic_write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:

@@ -9,7 +9,8 @@ Keys: ``manifest_version, created, made_by`` (``grid`` | ``cli`` | ``collect``),
 notebook, spec`` (dataset, bits, seed, epochs, label, params) and ``spec_hash`` (grid runs only: see
 :func:`hashlib_core.records.grid.spec_hash`), ``git_commit`` (of the code that ran), ``versions`` (packages),
 ``python, platform, device, data_sha256`` (file -> sha256), ``split`` and ``split_seed``, ``train_seconds``,
-``wall_seconds`` (the whole notebook; ``None`` when not measured) and ``files`` (sha256 of each record file).
+``wall_seconds`` (the whole notebook; ``None`` when not measured) and ``files`` (sha256 of each JSON record
+file, :func:`record_files`).
 ``environment`` says whether versions/platform describe the machine that ran it (``"this machine"``) or were
 taken from ``metrics.json`` alone (``"from metrics.json"``, when a manifest is built elsewhere by ``collect``).
 """
@@ -30,6 +31,8 @@ from .run import validate_record
 
 MANIFEST_VERSION = 1
 RECORD_FILES = ("metrics.json", "curves.json", "history.json", "split.json")
+#: a JSON file larger than this is not a "small record" (committing or sending it back is refused)
+MAX_RECORD_BYTES = 20 * 2**20
 PACKAGES = ("hashbook", "torch", "torchvision", "numpy", "scipy", "h5py", "pandas", "matplotlib", "pillow", "tqdm",
             "papermill", "nbclient", "ipykernel", "jupyter-book", "ray")
 MADE_BY = ("grid", "cli", "collect")
@@ -111,8 +114,16 @@ def build_manifest(run_dir: str | os.PathLike, *, spec: Mapping[str, Any] | None
         "train_seconds": record.get("train_seconds"),
         "wall_seconds": None if wall_seconds is None else round(float(wall_seconds), 3),
         "date": record.get("date"),
-        "files": {name: sha256_file(run_dir / name) for name in RECORD_FILES if (run_dir / name).is_file()},
+        "files": {name: sha256_file(run_dir / name) for name in record_files(run_dir)},
     }
+
+
+def record_files(run_dir: str | os.PathLike) -> list[str]:
+    """The JSON records of a run folder: :data:`RECORD_FILES` plus any other top-level ``*.json`` a method
+    writes beside them (e.g. ``baselines.json``), without ``manifest.json`` and ``failed.json``."""
+    run_dir = Path(run_dir)
+    names = {p.name for p in run_dir.glob("*.json") if p.is_file()} - {"manifest.json", "failed.json"}
+    return sorted(names, key=lambda n: (n not in RECORD_FILES, n))
 
 
 def write_manifest(run_dir: str | os.PathLike, **kwargs) -> dict:

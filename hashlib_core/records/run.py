@@ -150,8 +150,8 @@ def finish_run(*, out_dir: str | Path, method: str, dataset, bits: int, seed: in
                      **codes_npz)
     atomic_write_npz(out_dir / "splits.npz", **{name: np.asarray(idx) for name, idx in dataset.splits.items()})
     atomic_write_json(out_dir / "split.json", split)
-    atomic_write_json(out_dir / "curves.json", main["curves"])
-    atomic_write_json(out_dir / "history.json", list(history))
+    atomic_write_json(out_dir / "curves.json", main["curves"], compact=True)
+    atomic_write_json(out_dir / "history.json", list(history), compact=True)
     atomic_write_json(out_dir / "metrics.json", record)  # last: its presence marks a finished run
     return RunResult(out_dir=out_dir, record=record, codes=codes_npz, curves=main["curves"],
                      history=list(history), artifacts=dict(artifacts or {}))
