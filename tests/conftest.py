@@ -11,6 +11,16 @@ import pytest
 os.environ.setdefault("HASHLIB_PROGRESS", "0")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch intra-op thread in every test: the tiny models and tables here run several times faster than
+    with a thread pool competing for two shared cores (and results do not depend on it)."""
+    from hashlib_core.train import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 def _cuda_available() -> bool:
     try:
         import torch

@@ -22,13 +22,9 @@ def multi_hot(rng, n, classes, p=0.3):
 
 
 @pytest.fixture(autouse=True)
-def _private_cache_one_thread(tmp_path, monkeypatch):
-    """SHAM cache in a temporary folder; one intra-op thread (tiny MLPs on a shared CPU run faster that way)."""
+def _private_cache(tmp_path, monkeypatch):
+    """The SHAM cache in a temporary folder (one torch thread comes from conftest.py)."""
     monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------------ SHAM

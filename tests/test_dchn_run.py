@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hashlib_core.methods import dchn
 from hashlib_core.records.io import read_json
@@ -17,12 +16,9 @@ MFEAT_VIEWS = ["fou", "kar", "mor"]   # three small views of the embedded datase
 
 
 @pytest.fixture(autouse=True)
-def _private_cache_one_thread(tmp_path, monkeypatch):
+def _private_cache(tmp_path, monkeypatch):
+    """The SHAM cache in a temporary folder (one torch thread comes from conftest.py)."""
     monkeypatch.setenv("HASHLIB_CACHE", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _wikipedia_root():

@@ -19,14 +19,6 @@ from hashlib_core.models.djsrh import FeatureHashNet, ImageHashNet, LinearHashNe
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ------------------------------------------------------------------------------------------------ hand computations
 def _hand_affinity(FI, FT, beta, eta, mu):
     """S written out with loops over plain Python lists."""

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from hashlib_core.methods import djsrh
 
@@ -19,12 +18,8 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def record(tmp_path_factory):
-    threads = torch.get_num_threads()
-    try:
-        result = djsrh.run(dataset="wikipedia", bits=32, seed=0, profile="default", device="cpu",
-                           out_dir=tmp_path_factory.mktemp("djsrh-wiki32"))
-    finally:
-        torch.set_num_threads(threads)
+    result = djsrh.run(dataset="wikipedia", bits=32, seed=0, profile="default", device="cpu",
+                       out_dir=tmp_path_factory.mktemp("djsrh-wiki32"))
     return result.record
 
 

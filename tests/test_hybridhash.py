@@ -18,15 +18,6 @@ from hashlib_core.models.hybridhash import (PRESETS, HybridHashConfig, HybridHas
 from hashlib_core.models.nest_weights import load_nest_weights, nest_key_to_ours, ours_key_to_nest
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # one intra-op thread: on a shared 2-core machine, 2 OpenMP threads are many times slower than one
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------------------------- network
 def test_paper_config_shapes_through_every_stage():
     torch.manual_seed(0)

@@ -60,3 +60,24 @@ def test_stopwatch_accumulates():
     with watch:
         time.sleep(0.01)
     assert 0.015 < watch.seconds < 1.0
+
+
+def test_torch_threads_sets_and_restores_as_context_and_decorator():
+    from hashlib_core.train import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+
+    @torch_threads(1)
+    def inner():
+        return torch.get_num_threads()
+
+    assert inner() == 1 and inner() == 1 and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="count"):
+        with torch_threads(0):
+            pass

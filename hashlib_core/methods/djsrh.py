@@ -53,7 +53,8 @@ from ..losses.djsrh import ALPHA_SCHEDULES, JointSemanticsReconstructionLoss, al
 from ..models.djsrh import DEFAULT_HIDDEN, FeatureHashNet, LinearHashNet, TextHashNet, binarize
 from ..records import finish_run
 from ..records.io import atomic_write_json
-from ..train import Stopwatch, describe_device, progress, resolve_device, seed_everything, torch_generator
+from ..train import (Stopwatch, describe_device, progress, resolve_device, seed_everything, torch_generator,
+                     torch_threads)
 
 METHOD = "djsrh"
 
@@ -252,20 +253,6 @@ def _affinity_features(train: np.ndarray, center: bool) -> torch.Tensor:
                                                  dtype=np.float32))
 
 
-@contextlib.contextmanager
-def _one_cpu_thread(device: torch.device):
-    """One torch intra-op thread while training on the CPU (restored afterwards); no-op on CUDA."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _standardiser(train: np.ndarray, mode: str):
     if mode == "none":
         return lambda x: x
@@ -406,7 +393,7 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
     affinity = {view: _affinity_features(raw[view][position["train"]], settings["center_features"]) for view in raw}
     watch = Stopwatch(torch_device)
     nets = {"image": image_net, "text": text_net}
-    with _one_cpu_thread(torch_device):
+    with torch_threads(1) if torch_device.type == "cpu" else contextlib.nullcontext():
         with watch:
             history = train_djsrh(image_net, text_net, {view: net_inputs[view][train_idx] for view in raw},
                                   affinity, settings, seed=seed, device=torch_device)

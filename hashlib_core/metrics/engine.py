@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 from ..train.progress import progress
+from ..train.threads import torch_threads
 from .codes import (check_code_pair, distance_dtype, distance_operands, exact_matmul_dtype, matmul_distances,
                     pack_codes, popcount_distances, resolve_compute_device)
 from .labels import LabelSets, prepare_labels
@@ -93,17 +94,7 @@ def one_torch_thread(function):
     per-query tables, where waking a thread pool costs more than it saves, and on a shared machine (more busy
     threads than cores) each parallel op can stall for milliseconds. On CUDA the setting only touches host code.
     """
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        if threads == 1:
-            return function(*args, **kwargs)
-        torch.set_num_threads(1)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-    return wrapper
+    return functools.wraps(function)(torch_threads(1)(function))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from .seeding import seed_everything, torch_generator
 from .devices import resolve_device, describe_device, autocast_for
 from .progress import progress
+from .threads import torch_threads
 from .timing import Stopwatch
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "autocast_for",
     "progress",
     "Stopwatch",
+    "torch_threads",
 ]
