@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hashlib_core.records.book import toc_files
@@ -37,6 +38,25 @@ def test_chapter_templates_have_the_book_parameters():
         assert {"profile", "runs_root", "records_root"} <= names, f"{path.name}: parameters cell has {names}"
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
             f"{path.name}: a chapter template is committed without outputs (papermill fills them)"
+
+
+@pytest.mark.parametrize("notebook, method", [("dchn", "dchn"), ("dchn_new_view", "dchn"), ("djsrh", "djsrh"),
+                                              ("hybridhash", "hybridhash")])
+def test_method_notebooks_expose_and_pass_every_method_parameter(notebook, method):
+    """A grid spec's ``params`` reach the method only if the notebook declares each one in its parameters cell and
+    hands it to ``run`` by name (papermill would inject an undeclared one and the run would silently ignore it)."""
+    import importlib
+
+    import nbformat
+
+    parameters = importlib.import_module(f"hashlib_core.methods.{method}").PARAMETERS
+    nb = nbformat.read(REPO / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    declared = set(re.findall(r"^(\w+)\s*=", cell.source, flags=re.MULTILINE))
+    body = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and c is not cell)
+    assert set(parameters) <= declared, f"{notebook}.ipynb does not declare {sorted(set(parameters) - declared)}"
+    unpassed = sorted(name for name in parameters if not re.search(rf"\b{name}={name}\b", body))
+    assert not unpassed, f"{notebook}.ipynb never passes {unpassed} on"
 
 
 def _pins(lines):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from fixtures_data import make_wikipedia_canonical, make_wikipedia_svcl
 from hashlib_core.baselines import CCA, CCAHash, random_codes
@@ -292,11 +293,68 @@ def test_settings_layer_paper_profile_and_arguments():
     assert djsrh.resolve_settings("wikipedia", "default", 7, {})["epochs"] == 7
     for bad, match in (({"beta": 2.0}, "beta"), ({"alpha_schedule": "log"}, "alpha_schedule"),
                        ({"input_norm": "l2"}, "input_norm"), ({"gamma": 1}, "no parameter"),
-                       ({"batch_size": 0}, "batch_size"), ({"center_features": "yes"}, "center_features")):
+                       ({"batch_size": 0}, "batch_size"), ({"center_features": "yes"}, "center_features"),
+                       ({"ema_decay": 1.0}, "ema_decay"), ({"ema_decay": -0.1}, "ema_decay"),
+                       ({"ema_decay": True}, "ema_decay")):
         with pytest.raises(ValueError, match=match):
             djsrh.resolve_settings("wikipedia", "default", None, bad)
     with pytest.raises(ValueError, match="profile"):
         djsrh.resolve_settings("wikipedia", "fast", None, {})
+
+
+def _tiny_training(ema_decay, epochs=2):
+    """Train both networks on 40 random pairs (batch 8, 5 steps an epoch); return the networks, the history and
+    copies of the image network's parameters after every SGD step of its optimiser."""
+    from hashlib_core.train import seed_everything
+
+    settings = djsrh.resolve_settings("wikipedia", "smoke", epochs, {"hidden": 16, "batch_size": 8,
+                                                                    "ema_decay": ema_decay})
+    generator = torch.Generator().manual_seed(3)
+    inputs = {"image": torch.randn(40, 6, generator=generator), "text": torch.randn(40, 4, generator=generator)}
+    seed_everything(0)
+    image_net, text_net = FeatureHashNet(6, 8, 16), TextHashNet(4, 8, 16)
+    image_params = list(image_net.parameters())
+    iterates = []
+
+    def after_step(optimizer, args, kwargs):
+        if optimizer.param_groups[0]["params"][0] is image_params[0]:
+            iterates.append([p.detach().clone() for p in image_params])
+
+    handle = register_optimizer_step_post_hook(after_step)
+    try:
+        history = djsrh.train_djsrh(image_net, text_net, inputs, inputs, settings, seed=0, device=torch.device("cpu"))
+    finally:
+        handle.remove()
+    return image_net, text_net, history, iterates
+
+
+def test_weight_averaging_is_the_ema_of_the_iterates_and_leaves_training_alone():
+    plain_image, plain_text, plain_history, plain_iterates = _tiny_training(0.0)
+    image_net, _, history, iterates = _tiny_training(0.5)
+    assert len(iterates) == 10
+    # averaging does not change the training trajectory, only the weights kept at the end
+    assert [r["loss"] for r in history] == [r["loss"] for r in plain_history]
+    for ours, theirs in zip(iterates, plain_iterates):
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert all(torch.equal(a, b) for a, b in zip(plain_image.parameters(), plain_iterates[-1]))
+    # by hand: the first iterate, then ema = 0.5 ema + 0.5 w after every later step
+    ema = [p.clone() for p in iterates[0]]
+    for step in iterates[1:]:
+        ema = [0.5 * e + 0.5 * w for e, w in zip(ema, step)]
+    for kept, expected, last in zip(image_net.parameters(), ema, iterates[-1]):
+        assert torch.allclose(kept, expected, atol=1e-6)
+        assert not torch.allclose(kept, last)
+
+
+def test_weight_averaging_default_depends_on_the_image_input():
+    settings = djsrh.resolve_settings("wikipedia", "default", None, {})
+    assert settings["ema_decay"] is None
+    features, backbone, given = dict(settings), dict(settings), {**settings, "ema_decay": 0}
+    djsrh._resolve_ema_decay(features, image_is_backbone=False)
+    djsrh._resolve_ema_decay(backbone, image_is_backbone=True)
+    djsrh._resolve_ema_decay(given, image_is_backbone=False)
+    assert features["ema_decay"] == djsrh.DEFAULT_EMA_DECAY == 0.999
+    assert backbone["ema_decay"] == 0.0 and given["ema_decay"] == 0.0 and given["ema_decay_source"] == "given"
 
 
 def test_grid_specs_are_valid_and_cover_the_ablation():
@@ -340,6 +398,7 @@ def test_run_writes_a_complete_record_and_is_reproducible(tmp_path):
     assert {"loss", "loss_cross", "loss_image", "loss_text", "alpha"} <= set(first.history[0])
     assert first.history[1]["alpha"] == pytest.approx(math.sqrt(2), abs=1e-6)
     assert record["settings"]["beta"] == 0.3 and record["settings"]["hidden"] == 256
+    assert record["settings"]["ema_decay"] == 0.999 and record["settings"]["ema_decay_source"].startswith("automatic")
     codes = np.load(tmp_path / "a" / "codes.npz")
     assert codes["image_query"].shape == (30, 16) and codes["text_retrieval"].shape == (96, 16)
     baselines = json.loads((tmp_path / "a" / "baselines.json").read_text())
@@ -363,6 +422,7 @@ def test_run_on_raw_images_uses_the_frozen_front(tmp_path):
     settings = result.record["settings"]
     assert settings["image_features"]["name"] == "efficientnet_lite0"
     assert settings["image_features"]["dim"] == 1280 and settings["image_head"] == "linear"
+    assert settings["ema_decay"] == 0.0
     assert settings["parameters"]["image"] == 1280 * 8 + 8
     assert result.record["map"].keys() == {"image->text", "text->image"}
 

@@ -53,11 +53,12 @@ def test_djsrh_beats_cca_text_to_image_and_on_the_whole_ranking(record):
         assert ours_all[direction] > cca_all[direction] + 0.02, direction
 
 
-def test_djsrh_image_to_text_at_50_is_level_with_cca_or_better(record):
-    """The issue's target is mAP@50 above CCA in both directions. image->text at seed 0 is level with CCA
-    (0.246 vs 0.248 measured; seeds 1 and 2 are above it, see the chapter): this checks it stays there and far
-    above random codes."""
+def test_djsrh_beats_cca_at_50_in_both_directions(record):
+    """The issue's target: mAP@50 above the CCA baseline of the same run in both directions. image->text is the
+    hard one; measured on this CPU with weight averaging (seeds 0/1/2): 0.280/0.272/0.268 against CCA
+    0.248/0.239/0.250 (without averaging seed 0 was level with CCA, 0.246)."""
     ours, cca = record["map"], _also(record, "CCA baseline mAP@50 (deephash)")
     random50 = _also(record, "random codes mAP@50 (deephash)")
-    assert ours["image->text"] > random50["image->text"] + 0.05
-    assert ours["image->text"] > cca["image->text"] - 0.01
+    for direction in ("image->text", "text->image"):
+        assert ours[direction] > cca[direction] + 0.01, direction
+        assert ours[direction] > random50[direction] + 0.05, direction
