@@ -53,6 +53,8 @@ def test_method_notebooks_expose_and_pass_every_method_parameter(notebook, metho
     nb = nbformat.read(REPO / "notebooks" / f"{notebook}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     declared = set(re.findall(r"^(\w+)\s*=", cell.source, flags=re.MULTILINE))
+    crowded = [line for line in cell.source.splitlines() if line.count("=") > 1]
+    assert not crowded, f"{notebook}.ipynb: papermill cannot parse a parameter line with two '=': {crowded}"
     body = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and c is not cell)
     assert set(parameters) <= declared, f"{notebook}.ipynb does not declare {sorted(set(parameters) - declared)}"
     unpassed = sorted(name for name in parameters if not re.search(rf"\b{name}={name}\b", body))

@@ -158,3 +158,41 @@ def test_fashion_mnist_deephash_draws_query_from_test_and_train_from_train(tmp_p
     assert ds.splits["query"].min() >= 5500 and ds.splits["train"].max() < 5500
     assert ds.labels[ds.splits["query"]].sum(0).tolist() == [100] * 10
     assert np.array_equal(ds.splits["retrieval"], np.setdiff1d(np.arange(6700), ds.splits["query"]))
+
+
+# ------------------------------------------------------------------------------------- validation folds
+def test_validation_fold_uses_the_training_rows_only(tmp_path):
+    from fixtures_data import make_wikipedia_canonical
+
+    make_wikipedia_canonical(tmp_path, n_train=40, n_test=12)
+    full = load_dataset("wikipedia", root=tmp_path, protocol="djsrh")
+    fold = load_dataset("wikipedia", root=tmp_path, protocol="djsrh", validation={"queries": 10, "fold": 3})
+    train = full.splits["train"]
+    assert (fold.splits["query"].size, fold.splits["train"].size) == (10, 30)
+    assert _disjoint(fold.splits["query"], fold.splits["train"])
+    assert np.array_equal(np.union1d(fold.splits["query"], fold.splits["train"]), train)
+    assert np.array_equal(fold.splits["retrieval"], fold.splits["train"])
+    assert _disjoint(fold.splits["query"], full.splits["query"])        # the test queries are never used
+    # the fold is the documented draw: default_rng(fold).permutation over the training rows
+    expected = np.sort(train[np.random.default_rng(3).permutation(train.size)[:10]])
+    assert np.array_equal(fold.splits["query"], expected)
+    record = fold.split_record()
+    assert record["protocol"] == "djsrh/validation" and record["validation"] == {"queries": 10, "fold": 3}
+    assert "validation" not in full.split_record()
+    other = load_dataset("wikipedia", root=tmp_path, protocol="djsrh", validation={"queries": 10, "fold": 4})
+    assert not np.array_equal(other.splits["query"], fold.splits["query"])
+    again = load_dataset("wikipedia", root=tmp_path, protocol="djsrh", validation={"queries": 10, "fold": 3})
+    assert all(np.array_equal(again.splits[k], fold.splits[k]) for k in fold.splits)
+
+
+@pytest.mark.parametrize("option, match", [
+    (5, "mapping with the keys"), ({"queries": 10}, "mapping with the keys"),
+    ({"queries": 0, "fold": 0}, "'queries' must be an integer >= 1"),
+    ({"queries": 10, "fold": -1}, "'fold' must be an integer >= 0"),
+    ({"queries": 2.5, "fold": 0}, "'queries'"), ({"queries": 40, "fold": 0}, "fewer than the 40 training rows")])
+def test_validation_fold_errors_name_the_problem(tmp_path, option, match):
+    from fixtures_data import make_wikipedia_canonical
+
+    make_wikipedia_canonical(tmp_path, n_train=40, n_test=12)
+    with pytest.raises(DatasetError, match=match):
+        load_dataset("wikipedia", root=tmp_path, protocol="djsrh", validation=option)

@@ -14,10 +14,11 @@ from .images import (ArrayImageSource, FileImageSource, HDF5ImageSource, ImageDa
                      default_transform)
 from .registry import DatasetEntry, dataset_status, get_entry, list_datasets, load_dataset, protocols_for
 from .stats import dataset_summary, label_summary, relevance_rate
+from .validation import validation_split
 
 __all__ = [
     "Dataset", "DatasetError", "ImageSource", "is_image_source",
     "ArrayImageSource", "FileImageSource", "HDF5ImageSource", "ImageDataset", "ZipImageSource", "default_transform",
     "DatasetEntry", "dataset_status", "get_entry", "list_datasets", "load_dataset", "protocols_for",
-    "dataset_summary", "label_summary", "relevance_rate",
+    "dataset_summary", "label_summary", "relevance_rate", "validation_split",
 ]

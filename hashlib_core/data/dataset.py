@@ -137,8 +137,9 @@ class Dataset:
         return dict(self._hashes)
 
     def split_record(self) -> dict[str, Any]:
-        """``{"protocol", "seed", "subset", "n", "sizes", "sha256"}``: enough to trace a result to its split."""
-        return {
+        """``{"protocol", "seed", "subset", "n", "sizes", "sha256"}`` (plus ``"validation"`` for a validation fold of
+        the training rows): enough to trace a result to its split."""
+        record = {
             "protocol": self.protocol,
             "seed": int(self.seed),
             "subset": None if self.subset is None else int(self.subset),
@@ -146,6 +147,9 @@ class Dataset:
             "sizes": {key: int(index.size) for key, index in self.splits.items()},
             "sha256": {key: sha256_array(index) for key, index in self.splits.items()},
         }
+        if "validation" in self.options:
+            record["validation"] = dict(self.options["validation"])
+        return record
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{key}={index.size}" for key, index in self.splits.items())

@@ -14,6 +14,7 @@ from typing import Any
 
 from .dataset import Dataset, DatasetError
 from .files import FileRole, Source, resolve_root
+from .validation import parse_validation_option, validation_split
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, protocol: str
     ``protocol`` (default: the dataset's first protocol) drawn with ``numpy.random.default_rng(seed)``.
 
     Common options: ``views=`` (a name or names to keep), ``subset=N`` (a seeded, class-stratified subset of N
-    rows drawn before the split; count-based protocols shrink in proportion). Dataset-specific options are
+    rows drawn before the split; count-based protocols shrink in proportion), ``validation={"queries": n,
+    "fold": f}`` (query, train and retrieval all drawn from the protocol's training rows, for choosing settings
+    without the test queries: :mod:`hashlib_core.data.validation`). Dataset-specific options are
     described in each loader module (e.g. ``features=`` for mirflickr25k / wikipedia, ``decode=`` for cifar10).
     Raises :class:`DatasetError` (a ``ValueError``) naming the dataset, file and problem.
     """
@@ -199,7 +202,11 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, protocol: str
     if protocol not in entry.protocols:
         raise DatasetError(f"{name}: unknown protocol {protocol!r}; known for this dataset: {list(entry.protocols)}")
     subset = options.pop("subset", None)
-    return entry.loader(entry, resolve_root(root), protocol=protocol, seed=seed, subset=subset, options=options)
+    validation = options.pop("validation", None)
+    if validation is not None:
+        validation = parse_validation_option(name, validation)
+    ds = entry.loader(entry, resolve_root(root), protocol=protocol, seed=seed, subset=subset, options=options)
+    return ds if validation is None else validation_split(ds, *validation)
 
 
 def dataset_status(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
