@@ -26,6 +26,14 @@ def _as_matrix(name: str, array) -> np.ndarray:
     return array
 
 
+def _project(name: str, data, mean: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Centre ``data`` (the view called ``name``) with the fitted ``mean`` and project it on ``weights``."""
+    data = _as_matrix(name, data)
+    if data.shape[1] != mean.shape[0]:
+        raise ValueError(f"{name} has {data.shape[1]} columns, CCA was fitted on {mean.shape[0]}")
+    return (data - mean) @ weights
+
+
 def _inverse_sqrt(cov: np.ndarray, reg: float, rank_tol: float) -> np.ndarray:
     """(d, r) matrix W with W^T C W = I_r on the r non-degenerate eigen-directions of C (+ ridge)."""
     d = cov.shape[0]
@@ -80,17 +88,11 @@ class CCA:
 
     def transform_x(self, X) -> np.ndarray:
         self._check_fitted()
-        X = _as_matrix("X", X)
-        if X.shape[1] != self.mean_x_.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} columns, CCA was fitted on {self.mean_x_.shape[0]}")
-        return (X - self.mean_x_) @ self.x_weights_
+        return _project("X", X, self.mean_x_, self.x_weights_)
 
     def transform_y(self, Y) -> np.ndarray:
         self._check_fitted()
-        Y = _as_matrix("Y", Y)
-        if Y.shape[1] != self.mean_y_.shape[0]:
-            raise ValueError(f"Y has {Y.shape[1]} columns, CCA was fitted on {self.mean_y_.shape[0]}")
-        return (Y - self.mean_y_) @ self.y_weights_
+        return _project("Y", Y, self.mean_y_, self.y_weights_)
 
 
 class CCAHash:

@@ -223,6 +223,31 @@ def load_dcmh(entry, root: Path, *, protocol: str, seed: int, subset, options: d
                     split_rule=rule, notes=notes, options={**opts, "variant": variant})
 
 
+def _stack_parts(mat: MatFile, path: Path, name: str, chosen, parts: dict[str, tuple[str, str, str]]):
+    """Read the labelled parts of one feature file and stack them in the order of ``parts``.
+
+    ``parts``: part name -> (image key, text key, label key); every key must be in the file. Returns the
+    ``chosen`` views (each (N, d) float32), the (N, C) multi-hot labels and part name -> its row indices.
+    """
+    mat.require(*[key for keys in parts.values() for key in keys])
+    read = {}
+    for part, (image_key, text_key, label_key) in parts.items():
+        labels, _ = to_multi_hot(orient_labels(mat.array(label_key), None, what=f"{path.name}:{label_key}",
+                                               dataset=name), dataset=name, source=f"{path.name}:{label_key}")
+        views = {view: to_features(orient_rows(mat.array(key), labels.shape[0], what=f"{path.name}:{key}",
+                                               dataset=name), dataset=name, source=f"{path.name}:{key}")
+                 for view, key in (("image", image_key), ("text", text_key)) if view in chosen}
+        read[part] = (views, labels)
+    if len({labels.shape[1] for _, labels in read.values()}) != 1:
+        label_keys = " and ".join(keys[2] for keys in parts.values())
+        raise DatasetError(f"{name}: {path.name}: {label_keys} have different class counts")
+    views = {view: np.concatenate([read[part][0][view] for part in parts]) for view in chosen}
+    labels = np.concatenate([read[part][1] for part in parts])
+    ends = np.cumsum([read[part][1].shape[0] for part in parts])
+    rows = {part: np.arange(end - read[part][1].shape[0], end) for part, end in zip(parts, ends)}
+    return views, labels, rows
+
+
 # --------------------------------------------------------------------------------------------------- IAPR
 IAPR_FILE = FileRole("data", ("iapr-tc12.mat", "iapr-tc12-rand.mat"),
                      "VTest/YTest/testL (query) and VDatabase/YDatabase/databaseL (database)")
@@ -243,25 +268,10 @@ def load_iapr(entry, root: Path, *, protocol: str, seed: int, subset, options: d
     path = locate(name, root / entry.folder, IAPR_ROLES, IAPR_SOURCE)["data"]
     chosen = requested_views(name, ("image", "text"), opts["views"])
     with MatFile(path, name) as mat:
-        mat.require("VTest", "YTest", "testL", "VDatabase", "YDatabase", "databaseL")
-        parts = {}
-        for part, (img, txt, lab) in {"test": ("VTest", "YTest", "testL"),
-                                      "database": ("VDatabase", "YDatabase", "databaseL")}.items():
-            labels, _ = to_multi_hot(orient_labels(mat.array(lab), None, what=f"{path.name}:{lab}", dataset=name),
-                                     dataset=name, source=f"{path.name}:{lab}")
-            n = labels.shape[0]
-            views = {}
-            for view, key in (("image", img), ("text", txt)):
-                if view in chosen:
-                    views[view] = to_features(orient_rows(mat.array(key), n, what=f"{path.name}:{key}",
-                                                          dataset=name), dataset=name, source=f"{path.name}:{key}")
-            parts[part] = (views, labels)
-    if parts["test"][1].shape[1] != parts["database"][1].shape[1]:
-        raise DatasetError(f"{name}: {path.name}: testL and databaseL have different class counts")
-    views = {view: np.concatenate([parts["test"][0][view], parts["database"][0][view]]) for view in chosen}
-    labels = np.concatenate([parts["test"][1], parts["database"][1]])
-    n_test = parts["test"][1].shape[0]
-    test, database = np.arange(n_test), np.arange(n_test, labels.shape[0])
+        views, labels, rows = _stack_parts(mat, path, name, chosen, {"test": ("VTest", "YTest", "testL"),
+                                                                     "database": ("VDatabase", "YDatabase",
+                                                                                  "databaseL")})
+    test, database = rows["test"], rows["database"]
 
     def rule(pool, rng, scale):
         split = from_sets(pool, query=test, train=database, retrieval=database)
@@ -294,27 +304,11 @@ def load_mscoco(entry, root: Path, *, protocol: str, seed: int, subset, options:
     path = locate(name, root / entry.folder, MSCOCO_ROLES, MSCOCO_SOURCE,
                   hint="(labels_annotation.txt alone loads as load_dataset('mscoco_labels'))")["data"]
     chosen = requested_views(name, ("image", "text"), opts["views"])
-    parts = {}
     with MatFile(path, name) as mat:
-        for part in ("train", "test"):
-            text_key = f"{part}_text" if f"{part}_text" in mat else f"{part}_texts"
-            mat.require(f"{part}_imgs_deep", text_key, f"{part}_imgs_labels")
-            lab = f"{part}_imgs_labels"
-            labels, _ = to_multi_hot(orient_labels(mat.array(lab), None, what=f"{path.name}:{lab}", dataset=name),
-                                     dataset=name, source=f"{path.name}:{lab}")
-            views = {}
-            for view, key in (("image", f"{part}_imgs_deep"), ("text", text_key)):
-                if view in chosen:
-                    views[view] = to_features(orient_rows(mat.array(key), labels.shape[0],
-                                                          what=f"{path.name}:{key}", dataset=name),
-                                              dataset=name, source=f"{path.name}:{key}")
-            parts[part] = (views, labels)
-    if parts["train"][1].shape[1] != parts["test"][1].shape[1]:
-        raise DatasetError(f"{name}: {path.name}: train and test labels have different class counts")
-    views = {view: np.concatenate([parts["train"][0][view], parts["test"][0][view]]) for view in chosen}
-    labels = np.concatenate([parts["train"][1], parts["test"][1]])
-    n_train = parts["train"][1].shape[0]
-    train_rows, test_rows = np.arange(n_train), np.arange(n_train, labels.shape[0])
+        keys = {part: (f"{part}_imgs_deep", f"{part}_text" if f"{part}_text" in mat else f"{part}_texts",
+                       f"{part}_imgs_labels") for part in ("train", "test")}
+        views, labels, rows = _stack_parts(mat, path, name, chosen, keys)
+    train_rows, test_rows = rows["train"], rows["test"]
     if protocol == "dchn":
         rule = lambda pool, rng, scale: contiguous(pool, query=5000, train=10000, scale=scale,  # noqa: E731
                                                    dataset=name, protocol=protocol)

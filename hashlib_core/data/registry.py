@@ -43,6 +43,11 @@ class DatasetEntry:
         return next(iter(self.protocols))
 
 
+#: The protocol of the DeepHash-pytorch list-file datasets (imagenet100, nus_wide_81).
+LIST_FILE_PROTOCOLS = {"deephash": "the list files: query = test.txt, train = train.txt, retrieval = database.txt "
+                                   "(sizes as the lists give them)"}
+
+
 def _entries() -> dict[str, DatasetEntry]:
     from . import cifar, cross_modal, fashion_mnist, image_lists, labels_only, multiview, wikipedia
 
@@ -112,14 +117,12 @@ def _entries() -> dict[str, DatasetEntry]:
             cifar.ROLES, cifar.SOURCE, "60,000 32x32 colour images, 10 classes", used_by="HybridHash"),
         DatasetEntry(
             "imagenet100", "imagenet100", "image", image_lists.load,
-            {"deephash": "the list files: query = test.txt, train = train.txt, retrieval = database.txt "
-                         "(sizes as the lists give them)"},
+            LIST_FILE_PROTOCOLS,
             image_lists.ROLES, image_lists.SOURCES["imagenet100"],
             "ImageNet subset of 100 classes (DeepHash-pytorch list files)", used_by="HybridHash"),
         DatasetEntry(
             "nus_wide_81", "nus_wide_81", "image", image_lists.load,
-            {"deephash": "the list files: query = test.txt, train = train.txt, retrieval = database.txt "
-                         "(sizes as the lists give them)"},
+            LIST_FILE_PROTOCOLS,
             image_lists.ROLES, image_lists.SOURCES["nus_wide_81"],
             "NUS-WIDE images with 81 concepts (DeepHash-pytorch list files)", used_by="HybridHash"),
         DatasetEntry(

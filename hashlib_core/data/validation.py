@@ -55,4 +55,4 @@ def validation_split(ds: Dataset, queries: int, fold: int) -> Dataset:
     rest = np.sort(train[order[queries:]])
     return dataclasses.replace(
         ds, protocol=f"{ds.protocol}/validation", splits={"query": held_out, "train": rest, "retrieval": rest.copy()},
-        options={**ds.options, "validation": {"queries": queries, "fold": fold}}, _hashes=ds._hashes)
+        options={**ds.options, "validation": {"queries": queries, "fold": fold}})

@@ -15,6 +15,17 @@ from types import ModuleType
 METHODS = ("dchn", "djsrh", "hybridhash")
 
 
+def check_profile_and_parameters(method: str, profile: str, params, *, profiles, parameters) -> None:
+    """``ValueError`` unless ``profile`` is one of ``profiles`` and every key of ``params`` is one of the method's
+    ``parameters`` (the message names the unknown ones and lists the known)."""
+    if profile not in profiles:
+        raise ValueError(f"profile must be one of {sorted(profiles)}, got {profile!r}")
+    unknown = sorted(set(params) - set(parameters))
+    if unknown:
+        raise ValueError(f"{method} has no parameter(s) {unknown} (unknown parameter names); "
+                         f"known: {sorted(parameters)}")
+
+
 def get_method(name: str) -> ModuleType:
     """The method module called ``name`` (one of :data:`METHODS`)."""
     if name not in METHODS:

@@ -70,6 +70,7 @@ from ..records import finish_run
 from ..records.io import atomic_write_json
 from ..train import (Stopwatch, describe_device, progress, resolve_device, seed_everything, torch_generator,
                      torch_threads)
+from . import check_profile_and_parameters
 
 METHOD = "djsrh"
 
@@ -168,11 +169,7 @@ def paper_settings(dataset: str) -> dict:
 def resolve_settings(dataset: str, profile: str, epochs: int | None, params: Mapping[str, Any]) -> dict:
     """Every training setting of a run: the paper's, then the profile's changes, then the explicit arguments
     (``None`` leaves the previous layer's value). ``ValueError`` naming the parameter on a bad value."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {tuple(PROFILES)}, got {profile!r}")
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise ValueError(f"djsrh has no parameter(s) {unknown}; known: {sorted(PARAMETERS)}")
+    check_profile_and_parameters(METHOD, profile, params, profiles=PROFILES, parameters=PARAMETERS)
     settings = paper_settings(dataset)
     changes = PROFILES[profile]
     if "epochs" in changes:

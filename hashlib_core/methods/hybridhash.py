@@ -35,6 +35,7 @@ from ..losses.hybridhash import HybridHashLoss
 from ..models.hybridhash import HybridHashNet, config_for, stage_parameter_counts
 from ..train import autocast_for, describe_device, progress, resolve_device, seed_everything, torch_generator
 from ..train.timing import Stopwatch
+from . import check_profile_and_parameters
 
 METHOD = "hybridhash"
 
@@ -90,11 +91,7 @@ _IN_MEMORY_LIMIT = 4 * 2**30  # bytes of decoded uint8 images held at once; larg
 # ------------------------------------------------------------------------------------------- settings
 def resolve_settings(profile: str, params: Mapping[str, Any], epochs: int | None) -> dict[str, Any]:
     """Merge ``PARAMETERS`` defaults, the profile's settings and the caller's (non-None) ``params``; validate."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise ValueError(f"hybridhash: unknown parameter(s) {unknown}; known: {sorted(PARAMETERS)}")
+    check_profile_and_parameters(METHOD, profile, params, profiles=PROFILES, parameters=PARAMETERS)
     settings = dict(PARAMETERS)
     settings.update({k: v for k, v in PROFILES[profile].items() if k in PARAMETERS})
     settings.update({k: v for k, v in params.items() if v is not None})
