@@ -4,6 +4,9 @@ VENV    ?= .venv
 PROFILE ?= default
 JOBS    ?= 1
 BOOK_OUT ?= _build
+# Launch buttons and source links in the book: `make book REPOSITORY_URL=https://github.com/ORG/REPO` (default:
+# $HASHBOOK_REPOSITORY_URL; empty: the book links nowhere outside itself).
+REPOSITORY_URL ?= $(HASHBOOK_REPOSITORY_URL)
 VPY      = $(VENV)/bin/python
 # Data root: $HASHLIB_DATA when set; else ../shared/data when it exists (this project's machines); else ./data.
 HASHLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
@@ -33,7 +36,8 @@ test: $(STAMP)
 
 # Runs the notebooks of PROFILE into runs/$(PROFILE)/, assembles tables and figures, builds $(BOOK_OUT)/html.
 book: $(STAMP)
-	$(VPY) -m hashlib_core.cli book --profile $(PROFILE) --out $(BOOK_OUT) --jobs $(JOBS)
+	$(VPY) -m hashlib_core.cli book --profile $(PROFILE) --out $(BOOK_OUT) --jobs $(JOBS) \
+		$(if $(REPOSITORY_URL),--repository-url "$(REPOSITORY_URL)")
 
 clean-book:
 	rm -rf $(BOOK_OUT)

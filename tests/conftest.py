@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(config, items):
 
 def write_run_record(root, *, method="dchn", dataset="wikipedia", bits=16, seed=0, profile="smoke",
                      map=None, also=(), label=None, device="cpu", date="2026-01-02T03:04:05+00:00",
-                     notebook=None, protocol="dchn", topk=None, ties="index", manifest=True):
+                     notebook=None, protocol="dchn", topk=None, ties="index", manifest=True, settings=None):
     """Write a schema-valid finished run folder ``root/<profile>/<notebook>/<run id>/`` (hand-made numbers, for
     tests of the record readers and tables only) and return its path."""
     from pathlib import Path
@@ -53,7 +53,7 @@ def write_run_record(root, *, method="dchn", dataset="wikipedia", bits=16, seed=
               "protocol": protocol, "topk": topk, "ties": ties,
               "map": map if map is not None else {"image->text": 0.5, "text->image": 0.4},
               "epochs": 1, "train_seconds": 0.1, "device": device, "git_commit": "abc", "data_sha256": {"f": "0"},
-              "date": date, "split": {"protocol": "test", "seed": seed}, "settings": {"alpha": 0.1},
+              "date": date, "split": {"protocol": "test", "seed": seed}, "settings": settings if settings is not None else {"alpha": 0.1},
               "also": list(also), "versions": {"python": "3.11"}}
     atomic_write_json(run_dir / "curves.json", {d: {"precision_at_n": {"n": [1, 2], "precision": [1.0, 0.5]},
                                                     "radius": {"r": [0, 1], "precision": [1.0, 0.5],

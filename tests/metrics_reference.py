@@ -180,3 +180,22 @@ def ranked_relevance_samples(query_codes, retrieval_codes, query_labels, retriev
     rel = relevance_matrix(query_labels, retrieval_labels)
     return [[rel[i][ranking(dist[i], rng.permutation(dist.shape[1]))] for i in range(dist.shape[0])]
             for _ in range(samples)]
+
+
+# ---- engines the metric tests run (results must never depend on the engine) ------------------------------------
+
+def numba_missing() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def engine_params(engines: dict) -> list:
+    """pytest params over ``engines`` (name -> ``engine_options`` keywords); ``numba*`` engines skip without numba."""
+    import pytest
+
+    return [pytest.param(name, marks=pytest.mark.skipif(numba_missing(), reason="numba is not installed"))
+            if name.startswith("numba") else name for name in engines]
+

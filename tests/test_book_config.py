@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hashlib_core.records.book import toc_files
+from hashlib_core.book import toc_files
 
 REPO = Path(__file__).resolve().parents[1]
-CHAPTER_ORDER = ["book/intro", "book/chapters/protocols", "book/chapters/datasets",
+CHAPTER_ORDER = ["book/intro", "book/chapters/ten_minutes", "book/chapters/protocols", "book/chapters/datasets",
                  "book/chapters/dchn", "book/runs/dchn", "book/chapters/djsrh", "book/runs/djsrh",
-                 "book/chapters/hybridhash", "book/runs/hybridhash", "book/chapters/overview", "book/rerunning",
-                 "book/chapters/performance"]
+                 "book/chapters/hybridhash", "book/runs/hybridhash", "book/chapters/overview",
+                 "book/chapters/benchmark", "book/rerunning", "book/chapters/performance"]
 
 
 def test_toc_lists_every_chapter_in_order():

@@ -10,6 +10,7 @@ import pytest
 
 from hashlib_core.methods import dchn
 from hashlib_core.records.io import read_json
+from hashlib_core.report import dchn as report_dchn
 
 REPO = Path(__file__).resolve().parents[1]
 MFEAT_VIEWS = ["fou", "kar", "mor"]   # three small views of the embedded dataset keep these runs to seconds
@@ -70,7 +71,7 @@ def test_new_view_leaves_old_networks_and_codes_untouched(tmp_path):
     assert summary["hashes_before"] == summary["hashes_after"]
     assert all(summary["retrained_identical"].values())
     assert {"train_old_views", "add_new_view", "retrain_all"} <= set(summary["seconds"])
-    kinds = dchn.new_view_table(result).groupby("kind")["direction"].count().to_dict()
+    kinds = report_dchn.new_view_table(result).groupby("kind")["direction"].count().to_dict()
     assert kinds == {"new->old": 2, "old->new": 2, "old->old": 2}
     # the experiment's networks are the ones an ordinary run trains (same seed, same view)
     plain = dchn.run(dataset="mfeat", bits=16, profile="smoke", out_dir=tmp_path / "plain", views=MFEAT_VIEWS)
@@ -105,7 +106,7 @@ def test_cli_calls_the_same_run(tmp_path, capsys):
 
 
 def test_grid_specs_are_valid():
-    from hashlib_core.records.grid import grid_specs
+    from hashlib_core.grid import grid_specs
 
     for profile in ("smoke", "default", "paper"):
         specs = grid_specs(profile, ["dchn"])
@@ -137,7 +138,7 @@ def test_notebooks_execute_with_papermill(tmp_path, monkeypatch):
 @pytest.mark.skipif(_wikipedia_root() is None, reason="needs $HASHLIB_DATA/wikipedia/wiki_data.mat")
 def test_wikipedia_dchn_beats_the_ridge_baseline_in_both_directions(tmp_path):
     result = dchn.run(dataset="wikipedia", bits=32, profile="default", device="cpu", out_dir=tmp_path / "wiki")
-    table = dchn.ridge_comparison_table(result).set_index("direction")
+    table = report_dchn.ridge_comparison_table(result).set_index("direction")
     assert set(table.index) == {"image->text", "text->image"}
     for direction, row in table.iterrows():
         assert row["DCHN"] > row["ridge"], (direction, row["DCHN"], row["ridge"])

@@ -358,7 +358,7 @@ def test_weight_averaging_default_depends_on_the_image_input():
 
 
 def test_grid_specs_are_valid_and_cover_the_ablation():
-    from hashlib_core.records.grid import grid_specs
+    from hashlib_core.grid import grid_specs
 
     for profile in ("smoke", "default", "paper"):
         specs = grid_specs(profile, ["djsrh"])
@@ -370,9 +370,11 @@ def test_grid_specs_are_valid_and_cover_the_ablation():
     assert {label for label, *_ in djsrh.ABLATION} <= set(labels)
     assert labels["ablation-1-S_I"]["params"] == {"beta": 1.0, "eta": 0.0, "mu": 1.0, "lambda1": 0.0, "lambda2": 0.0}
     assert labels["ablation-7-alpha1"]["params"] == {"alpha_schedule": "constant"}
-    assert sorted(s["bits"] for s in default if not s["label"] and s["seed"] == 0) == [16, 32, 64, 128]
-    assert sorted(s["seed"] for s in default if not s["label"] and s["bits"] == 32) == [0, 1, 2]
-    assert len(grid_specs("smoke", ["djsrh"])) == 1
+    wiki = [s for s in default if s["dataset"] == "wikipedia" and not s["label"]]
+    assert sorted(s["bits"] for s in wiki if s["seed"] == 0) == [16, 32, 64, 128]
+    assert sorted(s["seed"] for s in wiki if s["bits"] == 32) == [0, 1, 2]
+    assert labels["authors-recipe"]["params"] == {"recipe": "authors"}
+    assert len([s for s in grid_specs("smoke", ["djsrh"]) if s["dataset"] == "wikipedia"]) == 1
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -486,28 +488,30 @@ def _records(root, run_record):
 
 def test_evaluations_table_averages_seeds_per_label(tmp_path, run_record):
     from hashlib_core.records.runs import load_runs
+    from hashlib_core.report import djsrh as report_djsrh
 
     _records(tmp_path / "runs", run_record)
     runs = load_runs(roots={"fresh": tmp_path / "runs"})
-    table = djsrh.evaluations_table(runs)
+    table = report_djsrh.evaluations_table(runs)
     assert list(table["direction"]) == ["image->text", "text->image"]
     row = table[table["direction"] == "image->text"].iloc[0]
     assert row["n"] == 2 and row["seeds"] == "0, 1" and row["label"] == "(main)"
     assert row["DJSRH mAP@50"] == pytest.approx(0.35)
     assert row["DJSRH mAP@all"] == pytest.approx(0.30)
     assert row["CCA mAP@50"] == pytest.approx(0.25) and row["random mAP@50"] == pytest.approx(0.17)
-    only0 = djsrh.evaluations_table(runs, seeds=[0], columns=("DJSRH mAP@50",))
+    only0 = report_djsrh.evaluations_table(runs, seeds=[0], columns=("DJSRH mAP@50",))
     assert list(only0.columns[-1:]) == ["DJSRH mAP@50"] and only0["DJSRH mAP@50"].iloc[0] == pytest.approx(0.30)
-    ablation = djsrh.evaluations_table(runs, labels=["ablation-1-S_I"], columns=("DJSRH mAP@50",))
+    ablation = report_djsrh.evaluations_table(runs, labels=["ablation-1-S_I"], columns=("DJSRH mAP@50",))
     assert list(ablation["bits"]) == [64, 64] and set(ablation["label"]) == {"ablation-1-S_I"}
 
 
 def test_ablation_table_puts_paper_and_ours_side_by_side(tmp_path, run_record):
     from hashlib_core.records.references import load_references
     from hashlib_core.records.runs import load_runs
+    from hashlib_core.report import djsrh as report_djsrh
 
     _records(tmp_path / "runs", run_record)
-    table = djsrh.ablation_table(load_runs(roots={"fresh": tmp_path / "runs"}), load_references("djsrh"))
+    table = report_djsrh.ablation_table(load_runs(roots={"fresh": tmp_path / "runs"}), load_references("djsrh"))
     assert len(table) == 7 and table.index[0].startswith("S = S_I")
     assert table.loc[table.index[0], ("paper (nus_wide_tc10)", "image->text", 64)] == pytest.approx(0.717)
     assert table.loc[table.index[0], ("ours (wikipedia, default)", "text->image", 64)] == pytest.approx(0.31)

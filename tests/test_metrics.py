@@ -15,8 +15,10 @@ from hashlib_core.metrics.engine import engine_options, prepare_problem
 
 TOPKS = (None, 1, 5, 50, 1000)  # 1000 > retrieval size
 ENGINES = {
-    "numpy": {},
-    "numpy-multichunk": {"item_chunk": 16, "max_elements": 80},  # 6 retrieval chunks, 2 query chunks
+    "numba": {"backend": "numba"},
+    "numba-tiles": {"backend": "numba", "query_block": 3, "item_tile": 7, "threads": 2},  # odd block edges
+    "numpy": {"backend": "numpy"},
+    "numpy-multichunk": {"backend": "numpy", "item_chunk": 16, "max_elements": 80},  # 6 retrieval, 2 query chunks
     "torch": {"backend": "torch"},
     "torch-multichunk": {"backend": "torch", "item_chunk": 23, "max_elements": 100},
     "torch-float16": {"backend": "torch", "matmul_dtype": torch.float16},
@@ -49,7 +51,7 @@ def cases():
     return out
 
 
-@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("engine", ref.engine_params(ENGINES))
 @pytest.mark.parametrize("case", list(CASES))
 def test_index_ties_match_reference(cases, case, engine):
     q, r, ql, rl, expected = cases[case]
@@ -220,7 +222,7 @@ def test_matmul_distances_are_exact(bits, dtype):
 def test_default_device_is_cpu_for_numpy_inputs(cases):
     q, r, ql, rl, _ = cases["ids-32b"]
     problem = prepare_problem(q, r, ql, rl)
-    assert problem.device.type == "cpu" and problem.backend == "numpy"
+    assert problem.device.type == "cpu" and problem.backend == ("numpy" if ref.numba_missing() else "numba")
 
 
 # ---- errors ----------------------------------------------------------------------------------------------------

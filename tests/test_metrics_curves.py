@@ -14,7 +14,9 @@ from hashlib_core.metrics import (default_pr_grid, default_precision_grid, evalu
                                   precision_recall_within_radius)
 from hashlib_core.metrics.engine import engine_options
 
-ENGINES = {"numpy": {}, "numpy-multichunk": {"item_chunk": 16, "max_elements": 80},
+ENGINES = {"numba": {"backend": "numba"}, "numba-tiles": {"backend": "numba", "query_block": 3, "item_tile": 9},
+           "numpy": {"backend": "numpy"},
+           "numpy-multichunk": {"backend": "numpy", "item_chunk": 16, "max_elements": 80},
            "torch-multichunk": {"backend": "torch", "item_chunk": 23, "max_elements": 100}}
 
 
@@ -25,7 +27,7 @@ def case():
     return q, r, ql, rl, ref.ranked_relevance(q, r, ql, rl)
 
 
-@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("engine", ref.engine_params(ENGINES))
 def test_radius_curves_match_reference(case, engine):
     q, r, ql, rl, _ = case
     precision, recall = ref.radius_curves(q, r, ql, rl)
@@ -37,7 +39,7 @@ def test_radius_curves_match_reference(case, engine):
     assert got["recall"][-1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("engine", ref.engine_params(ENGINES))
 def test_precision_at_n_and_pr_curve_match_reference_index_ties(case, engine):
     q, r, ql, rl, ranked = case
     ns = [1, 2, 5, 10, 33, 70]
@@ -54,7 +56,7 @@ def test_precision_at_n_and_pr_curve_match_reference_index_ties(case, engine):
     assert pr["recall"][-1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize("engine", ref.engine_params(ENGINES))
 def test_expected_ties_curves_equal_the_average_over_all_tie_orders(engine):
     rng = np.random.default_rng(4)
     q = ref.tie_heavy_codes(4, 3, 2, rng)
@@ -166,7 +168,7 @@ def test_evaluate_retrieval_bad_mappings(case):
 
 
 def test_evaluate_retrieval_curves_feed_the_figures(case):
-    from hashlib_core.records.figures import plot_run_curves
+    from hashlib_core.report.figures import plot_run_curves
 
     q, r, ql, rl, _ = case
     result = evaluate_retrieval({"image": q}, {"image": r}, ql, rl)

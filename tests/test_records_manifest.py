@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from hashlib_core.records import grid, manifest
+from hashlib_core import grid
+from hashlib_core.records import manifest
 from hashlib_core.records.io import read_json, sha256_file
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from .assemble import assemble, requested_views
 from .convert import to_multi_hot
 from .dataset import DatasetError
-from .files import FileRole, Source, missing_error
+from .files import FileRole, Need, Source, missing_error
 from .images import ArrayImageSource, FileImageSource, ZipImageSource
 from .options import take_options
 from .splits import check_protocol, per_class
@@ -97,30 +97,51 @@ def _parse_names(names, where: str) -> tuple[list[str], np.ndarray, np.ndarray]:
             np.array([e[0] for e in entries], bool))
 
 
-def _find(folder: Path, fmt: str) -> tuple[str, Path]:
+OPTIONS = {"format": "auto", "decode": False, "views": None}
+CHOICES = {"format": ("auto", "batches", "zip", "folder"), "decode": (True, False)}
+LAYOUT_ROLES = (ZIP_ROLE, FileRole("batches", tuple(f"cifar-10-batches-py/{b}" for b in BATCHES),
+                                   "all six python batches"),
+                FileRole("folder", ("train/<class>/NNNN.jpg", "test/<class>/NNNN.jpg"), "a JPEG folder"))
+
+
+def _candidates(folder: Path) -> dict[str, Path | None]:
+    """Layout -> its path when present (existence checks only)."""
     batches = folder / "cifar-10-batches-py"
-    zip_path = ZIP_ROLE.find(folder)
-    candidates = {
+    return {
         "batches": batches if all((batches / b).is_file() for b in BATCHES) else None,
-        "zip": zip_path,
+        "zip": ZIP_ROLE.find(folder),
         "folder": folder if (folder / "train").is_dir() and (folder / "test").is_dir() else None,
     }
+
+
+def _wanted_roles(fmt: str) -> list[FileRole]:
+    return list(LAYOUT_ROLES) if fmt == "auto" else [r for r in LAYOUT_ROLES if r.role == fmt]
+
+
+def _find(folder: Path, fmt: str) -> tuple[str, Path]:
+    candidates = _candidates(folder)
     order = ("batches", "zip", "folder") if fmt == "auto" else (fmt,)
     for kind in order:
         if candidates[kind] is not None:
             return kind, candidates[kind]
-    roles = [ZIP_ROLE, FileRole("batches", tuple(f"cifar-10-batches-py/{b}" for b in BATCHES),
-                                "all six python batches"),
-             FileRole("folder", ("train/<class>/NNNN.jpg", "test/<class>/NNNN.jpg"), "a JPEG folder")]
-    wanted = roles if fmt == "auto" else [r for r in roles if r.role == fmt]
-    raise missing_error("cifar10", folder, wanted, SOURCE, hint="(any one of these layouts is enough)")
+    raise missing_error("cifar10", folder, _wanted_roles(fmt), SOURCE, hint="(any one of these layouts is enough)")
+
+
+def needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a CIFAR-10 load: none when a layout ``format=`` accepts is present (any one, for ``auto``)."""
+    opts = take_options(entry.name, options, OPTIONS, CHOICES)
+    folder = root / entry.folder
+    fmt = opts["format"]
+    candidates = _candidates(folder)
+    if any(candidates[kind] is not None for kind in (candidates if fmt == "auto" else (fmt,))):
+        return []
+    return [Need(" or ".join(role.describe() for role in _wanted_roles(fmt)), folder)]
 
 
 def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
     """CIFAR-10 with view ``image`` (a lazy :class:`~hashlib_core.data.images.ImageSource`)."""
     name = entry.name
-    opts = take_options(name, options, {"format": "auto", "decode": False, "views": None},
-                        {"format": ("auto", "batches", "zip", "folder"), "decode": (True, False)})
+    opts = take_options(name, options, OPTIONS, CHOICES)
     check_protocol(name, protocol, tuple(PROTOCOLS))
     requested_views(name, ("image",), opts["views"])
     folder = root / entry.folder

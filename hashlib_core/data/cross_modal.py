@@ -19,13 +19,15 @@ import numpy as np
 from .assemble import assemble, requested_views
 from .convert import to_features, to_multi_hot
 from .dataset import DatasetError
-from .files import FileRole, Source, locate, missing_error
+from .files import FileRole, Need, Source, absent, locate, missing_error
 from .images import HDF5ImageSource
 from .matlab import MatFile, orient_labels, orient_rows
 from .options import take_options
 from .splits import check_protocol, contiguous, from_sets, per_label, scaled
 
 DCMH_SUBFOLDERS = ("LAll", "YAll", "IAll", "XAll")
+DCMH_OPTIONS = {"features": "vgg", "views": None, "variant": "auto"}
+DCMH_CHOICES = {"features": ("vgg", "raw")}
 
 
 @dataclass(frozen=True)
@@ -155,15 +157,9 @@ def _image_source(spec: DCMHSpec, path: Path, n: int) -> HDF5ImageSource:
     return HDF5ImageSource(path, "IAll", item_axis=axis, length=n, column_major=column_major, dataset=spec.name)
 
 
-def load_dcmh(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
-    """MIRFLICKR-25K / NUS-WIDE TC-10 / TC-21 in DCMH format (see the module docstring for the options)."""
-    spec = DCMH_SPECS[entry.name]
+def _dcmh_roles(spec: DCMHSpec, variant: str, opts: dict) -> tuple[tuple[str, ...], list[FileRole], FileRole | None]:
+    """(views asked for, the file roles they need, the image role or None) of one DCMH-format load."""
     name = spec.name
-    opts = take_options(name, options, {"features": "vgg", "views": None, "variant": "auto"},
-                        {"features": ("vgg", "raw")})
-    check_protocol(name, protocol, tuple(entry.protocols))
-    folder = root / entry.folder
-    variant = _variant(spec, folder, opts["variant"])
     chosen = requested_views(name, ("image", "text"), opts["views"])
     roles = [spec.role(variant, "labels")]
     if "text" in chosen:
@@ -174,6 +170,33 @@ def load_dcmh(entry, root: Path, *, protocol: str, seed: int, subset, options: d
             raise DatasetError(f"{name}: no {opts['features']!r} image file is known for variant {variant!r}; "
                                f"known files: {spec.files[variant]}")
         roles.append(image_role)
+    return chosen, roles, image_role
+
+
+def dcmh_needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a DCMH-format load with ``options`` (variant ``auto``: the first variant whose label file
+    exists, else the plain names); existence checks only."""
+    spec = DCMH_SPECS[entry.name]
+    opts = take_options(spec.name, options, DCMH_OPTIONS, DCMH_CHOICES)
+    folder = root / entry.folder
+    variant = opts["variant"]
+    if variant == "auto":
+        variant = next((v for v in spec.files if spec.role(v, "labels").find(folder) is not None), "plain")
+    elif variant not in spec.files:
+        raise DatasetError(f"{spec.name}: variant={variant!r} is not one of {['auto', *spec.files]}")
+    _, roles, _ = _dcmh_roles(spec, variant, opts)
+    return absent(folder, roles)
+
+
+def load_dcmh(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
+    """MIRFLICKR-25K / NUS-WIDE TC-10 / TC-21 in DCMH format (see the module docstring for the options)."""
+    spec = DCMH_SPECS[entry.name]
+    name = spec.name
+    opts = take_options(name, options, DCMH_OPTIONS, DCMH_CHOICES)
+    check_protocol(name, protocol, tuple(entry.protocols))
+    folder = root / entry.folder
+    variant = _variant(spec, folder, opts["variant"])
+    chosen, roles, image_role = _dcmh_roles(spec, variant, opts)
     found = {role.role: role.find(folder) for role in roles}
     missing = [role for role in roles if found[role.role] is None]
     if missing:

@@ -21,7 +21,7 @@ import numpy as np
 from .assemble import assemble, requested_views
 from .convert import to_features, to_multi_hot
 from .dataset import DatasetError
-from .files import FileRole, Source, missing_error
+from .files import FileRole, Need, Source, missing_error
 from .images import ArrayImageSource
 from .options import take_options
 from .splits import check_protocol, from_sets, per_class
@@ -54,6 +54,19 @@ def find_files(root: Path) -> dict[str, Path] | None:
     return None
 
 
+OPTIONS = {"features": "image", "views": None}
+CHOICES = {"features": ("image", "pixels")}
+
+
+def needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a Fashion-MNIST load: none when one candidate folder holds all four IDX files."""
+    take_options(entry.name, options, OPTIONS, CHOICES)
+    if find_files(root) is not None:
+        return []
+    return [Need(" + ".join(role.describe() for role in ROLES) + " (in one of: "
+                 + ", ".join(str(f) for f in candidate_folders(root)) + ")", root / entry.folder)]
+
+
 def status(root: Path) -> dict:
     found = find_files(root)
     if found:
@@ -82,8 +95,7 @@ def read_idx(path: Path, *, dims: int, dataset: str = "fashion_mnist") -> np.nda
 def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
     """Fashion-MNIST with view ``image`` (see the module docstring)."""
     name = entry.name
-    opts = take_options(name, options, {"features": "image", "views": None},
-                        {"features": ("image", "pixels")})
+    opts = take_options(name, options, OPTIONS, CHOICES)
     check_protocol(name, protocol, ("deephash", "official"))
     requested_views(name, ("image",), opts["views"])
     files = find_files(root)

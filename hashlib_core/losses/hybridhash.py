@@ -26,7 +26,8 @@ class HybridHashLoss(nn.Module):
 
     ``forward(outputs, labels, indices)``: ``outputs`` (B, bits) float relaxed codes, ``labels`` (B, C) multi-hot
     (or one-hot) 0/1, ``indices`` (B,) int positions of the batch items in the training set (0 .. num_train - 1).
-    Returns a scalar.
+    Returns a scalar; :attr:`last_terms` then holds its two terms (detached 0-d tensors on the loss's device, so
+    reading them costs no host sync): ``"similar pairs"`` and ``"dissimilar pairs"``.
     """
 
     def __init__(self, num_train: int, num_classes: int, bits: int, alpha: float = 0.5):
@@ -39,6 +40,7 @@ class HybridHashLoss(nn.Module):
         self.alpha = float(alpha)
         self.register_buffer("memory_codes", torch.zeros(num_train, bits))
         self.register_buffer("memory_labels", torch.zeros(num_train, num_classes))
+        self.last_terms: dict[str, torch.Tensor] = {}
 
     def forward(self, outputs: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         if outputs.ndim != 2 or outputs.shape[1] != self.memory_codes.shape[1]:
@@ -61,4 +63,5 @@ class HybridHashLoss(nn.Module):
         # clamp(min=1): an empty group has a zero sum, so it contributes 0 (and no host sync is needed)
         loss_similar = (pair_loss * weight).sum() / n_similar.clamp(min=1)
         loss_dissimilar = (pair_loss * (1 - weight)).sum() / n_dissimilar.clamp(min=1)
+        self.last_terms = {"similar pairs": loss_similar.detach(), "dissimilar pairs": loss_dissimilar.detach()}
         return loss_similar + loss_dissimilar

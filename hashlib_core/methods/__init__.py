@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-METHODS = ("dchn", "djsrh", "hybridhash")
+METHODS = ("dchn", "djsrh", "hybridhash",
+           # training-free baselines (one shared run: methods/training_free.py, notebooks/baseline.ipynb)
+           "lsh", "itq", "pca_rotation", "cca", "ridge", "classifier")
 
 
 def check_profile_and_parameters(method: str, profile: str, params, *, profiles, parameters) -> None:

@@ -20,7 +20,6 @@ import hashlib
 import time
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,14 +28,30 @@ import torch
 from ..losses.dchn import DCHNLoss
 from ..models.dchn import DCHNViewNet, standardisation
 from ..models.sham import ShamResult, fit_sham, sign_pm1
-from ..records.io import atomic_write_json, sha256_array
-from ..train import describe_device, progress, resolve_device, seed_everything
+from ..records.io import sha256_array
+from ..train import check_finite, describe_device, progress, resolve_device, seed_everything
+from ..train.recipes import resolve_recipe
 
 METHOD = "dchn"
 RIDGE_LABEL = "ridge baseline (same targets)"   # the ``also`` entry of the ridge baseline in every record
 #: method parameters of ``run()`` / the notebook's ``parameters`` cell, with their defaults (DCHN_100)
-PARAMETERS = {"available_num": 100, "alpha": 0.02, "gamma": 1.0, "views": None, "vgg_weights": None}
+PARAMETERS = {"available_num": 100, "alpha": 0.02, "gamma": 1.0, "views": None, "vgg_weights": None,
+              "recipe": None, "lr": 1e-4, "standardize_inputs": None}
 
+#: one line per parameter of :data:`PARAMETERS` (``python -m hashlib_core run dchn --help`` prints them)
+PARAMETER_HELP = {
+    "available_num": "training label rows added to the C one-hot class rows when SHAM fits its target codes "
+                     "(100 = DCHN_100, 0 = DCHN_0)",
+    "alpha": "loss weight in [0, 1]: alpha * hash-code loss + (1 - alpha) * label-reconstruction loss",
+    "gamma": "SHAM's weight (> 0) of the code-consistency term ||B - Y W||^2",
+    "views": "view name or list of views to train (None = every view of the dataset)",
+    "vgg_weights": "local VGG19-BN state-dict file for a raw-image view's fc7 front (None = the usual local copy)",
+    "recipe": "'authors' (what the authors' released code does) or 'hashbook' (our conventions); None = the "
+              "profile's ('authors' for paper, 'hashbook' otherwise)",
+    "lr": "Adam learning rate of the view networks (the paper's 1e-4)",
+    "standardize_inputs": "z-score each feature view with its training mean / std inside the network (None = the "
+                          "recipe's: True for hashbook, False for authors)",
+}
 #: the authors' schedule (``paper`` profile); the other profiles change only what :data:`PROFILES` lists
 PAPER_SETTINGS = {
     "hidden": 4096,             # MLP in -> 4096 -> 4096 -> bits
@@ -44,13 +59,56 @@ PAPER_SETTINGS = {
     "lr": 1e-4,                 # Adam
     "betas": [0.5, 0.999],
     "batch_size": 64,
-    "lr_drop_fraction": 0.5,    # lr x lr_drop_factor from epoch round(epochs * 0.5) on (epoch 50 of 100)
-    "lr_drop_factor": 0.1,
+    "lr_drop_factor": 0.1,      # when the lr drops (RECIPES' lr_schedule), it is multiplied by this
     "front_lr_factor": 0.1,     # a pretrained image front learns at lr x 0.1
     "sham_iterations": 50,
-    "sham_monotone": True,      # see hashlib_core.models.sham: guards the relaxed-sign B step
-    "standardize_inputs": True,  # feature views standardised with their training mean / std (inside the network)
     "ridge": 1.0,               # ridge baseline's penalty on standardised features
+}
+
+#: What each recipe does where the authors' released code (``penghu-cs/DCHN``) and ours differ (the list of
+#: differences: ``../shared/reference/authors-recipes.md``, DCHN rows 1, 2, 4, 5, 10, 12):
+#:
+#: - ``standardize_inputs``: ours z-scores each feature view with its training mean / std inside the network; the
+#:   authors feed raw features (on Wikipedia this one switch is the whole text->image gap, 0.39 vs 0.74);
+#: - ``sham_selection``: SHAM keeps the W with the lowest Frobenius objective J (ours) or the lowest L1-type loss
+#:   (authors), :mod:`hashlib_core.models.sham`;
+#: - ``sham_monotone``: our coordinate-descent guard on SHAM's B step; the authors' code has none;
+#: - ``lr_schedule``: ``"once-at-half"`` (ours: x0.1 from epoch round(epochs / 2) on) or ``"every-50"`` (the
+#:   authors': x0.1 whenever (epoch + 1) % 50 == 0, applied after that epoch, i.e. x0.1**k from epoch 50 k on;
+#:   the two agree at 100 epochs and differ at any other count);
+#: - ``sham_init``: SHAM's initial W from the run seed (ours) or from the fixed NumPy seed 5555 (authors);
+#: - ``network_init``: each view network's initial weights from the run seed and the view (ours), or independent
+#:   of the run seed (authors: the network is built before the run seeds torch; only the batch order follows the
+#:   seed). The authors' initial weights come from torch's default generator state, which we cannot reproduce
+#:   bit for bit, so ``"fixed"`` uses one fixed seed per view (:func:`fixed_init_seed`): same rule, other bytes.
+#:
+#: Same in both recipes (no difference found, or none that can be told apart): the SHAM label rows (identity plus
+#: ``available_num`` rows drawn with the run seed; the authors shuffle the identity and draw from an unseeded
+#: shuffle, same distribution), the B/W steps, the target codes, the loss, output normalisation, Adam's settings,
+#: batches of 64 in a seeded order with the last partial batch kept. Not known from the authors' code: whether
+#: their Adam state is rebuilt when the lr drops (ours keeps it), and exactly which (B, W) pair their L1 criterion
+#: scores (ours: the pair of one alternation, like J).
+RECIPES = {
+    "hashbook": {"standardize_inputs": True, "sham_selection": "frobenius", "sham_monotone": True,
+                 "lr_schedule": "once-at-half", "sham_init": "seeded", "network_init": "run-seed"},
+    "authors": {"standardize_inputs": False, "sham_selection": "l1", "sham_monotone": False,
+                "lr_schedule": "every-50", "sham_init": "fixed", "network_init": "fixed"},
+}
+LR_SCHEDULES = ("once-at-half", "every-50")
+_CONVENTION_TEXT = {
+    ("standardize_inputs", True): "feature views z-scored with their training mean / std inside the network",
+    ("standardize_inputs", False): "raw features into the network (no input scaling)",
+    ("sham_selection", "frobenius"): "SHAM keeps the W of lowest ||Y - B W^T||^2 + gamma ||B - Y W||^2",
+    ("sham_selection", "l1"): "SHAM keeps the W of lowest mean_i sum|Y - B W^T| + gamma mean_i sum|B - Y W|",
+    ("sham_monotone", True): "SHAM's relaxed-sign B step guarded by a coordinate-descent step when J would rise",
+    ("sham_monotone", False): "SHAM's relaxed-sign B step unguarded",
+    ("lr_schedule", "once-at-half"): "lr x0.1 once, from epoch round(epochs / 2) on",
+    ("lr_schedule", "every-50"): "lr x0.1 whenever (epoch + 1) % 50 == 0",
+    ("sham_init", "seeded"): "SHAM's initial W drawn with the run seed",
+    ("sham_init", "fixed"): "SHAM's initial W from the fixed NumPy seed 5555 (same for every run seed)",
+    ("network_init", "run-seed"): "network initialisation and batch order from the run seed and the view",
+    ("network_init", "fixed"): "network initialisation fixed per view (independent of the run seed); batch order "
+                               "from the run seed",
 }
 PROFILES = {
     "paper": {},
@@ -74,18 +132,24 @@ def _present(name: str) -> bool:
 
 
 def _variants(dataset: str, bits: Sequence[int]) -> list[dict]:
-    """DCHN_100 (the method's main setting, no label) and DCHN_0 (label ``dchn0``) for each bit width."""
-    return [{"dataset": dataset, "bits": b, "seed": 0, "params": {"available_num": a},
-             **({"label": "dchn0"} if a == 0 else {})} for b in bits for a in (100, 0)]
+    """For each bit width: DCHN_100 (the method's main setting, no label) and DCHN_0 (label ``dchn0``) with the
+    profile's recipe, and DCHN_100 with our recipe (label ``hashbook-recipe``, the paper grid's variant)."""
+    return [spec for b in bits for spec in (
+        {"dataset": dataset, "bits": b, "seed": 0, "params": {"available_num": 100}},
+        {"dataset": dataset, "bits": b, "seed": 0, "params": {"available_num": 0}, "label": "dchn0"},
+        {"dataset": dataset, "bits": b, "seed": 0, "params": {"available_num": 100, "recipe": "hashbook"},
+         "label": "hashbook-recipe"})]
 
 
 def _new_view(dataset: str, bits: int = 32) -> dict:
     return {"dataset": dataset, "bits": bits, "seed": 0, "params": {}, "notebook": "dchn_new_view"}
 
 
-#: what ``make book`` runs for each profile (grid runner specs; see ARCHITECTURE.md). ``paper``: every dataset
-#: present under ``$HASHLIB_DATA`` (the paper's four when their files are there, plus ours), 16-128 bits,
-#: DCHN_100 and DCHN_0, and the new-view experiment on every multi-view set.
+#: what ``make book`` runs for each profile (grid runner specs; see ARCHITECTURE.md). ``paper`` (the authors'
+#: recipe): every dataset present under ``$HASHLIB_DATA`` (the paper's four when their files are there, plus ours),
+#: 16-128 bits, DCHN_100 and DCHN_0, DCHN_100 with our recipe (``hashbook-recipe``), and the new-view experiment
+#: on every multi-view set. ``default`` (our recipe) adds the authors' recipe on Wikipedia at 32 bits with the
+#: authors' 100 epochs (``authors-recipe``; at the profile's 30 epochs their lr rule would never drop the lr).
 GRID = {
     "smoke": [
         {"dataset": "mfeat", "bits": 16, "seed": 0, "params": {}},
@@ -94,6 +158,8 @@ GRID = {
     "default": [
         *[{"dataset": "wikipedia", "bits": b, "seed": 0, "params": {}} for b in _BITS],
         {"dataset": "wikipedia", "bits": 32, "seed": 0, "params": {"available_num": 0}, "label": "dchn0"},
+        {"dataset": "wikipedia", "bits": 32, "seed": 0, "params": {"recipe": "authors"}, "label": "authors-recipe",
+         "epochs": 100},
         {"dataset": "mfeat", "bits": 32, "seed": 0, "params": {}},
         *[_new_view(name) for name in _MULTIVIEW],
     ],
@@ -106,18 +172,61 @@ GRID = {
 
 
 # ------------------------------------------------------------------------------------------------ settings
-def profile_settings(profile: str, epochs: int | None = None) -> dict[str, Any]:
-    """The training settings of ``profile`` (the paper's, updated with :data:`PROFILES`), with ``epochs``
-    overriding the profile's when given; adds ``lr_drop_epoch`` and ``profile_changes`` (what differs from the
-    paper's schedule)."""
+def lr_drop_epochs(schedule: str, epochs: int) -> list[int]:
+    """0-based epochs from which the learning rate is multiplied by the drop factor once more, for
+    ``epochs`` epochs: ``"once-at-half"`` -> ``[max(1, round(epochs / 2))]``; ``"every-50"`` -> ``[50, 100, ...]``
+    below ``epochs`` (the authors' ``(epoch + 1) % 50 == 0`` after epoch ``epoch``)."""
+    if schedule == "once-at-half":
+        return [max(1, int(round(epochs * 0.5)))]
+    if schedule == "every-50":
+        return list(range(50, int(epochs), 50))
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+
+
+def lr_factor(epoch: int, drop_epochs, factor: float) -> float:
+    """The learning-rate multiplier of 0-based ``epoch``: ``factor ** (number of drop epochs <= epoch)``."""
+    return float(factor) ** sum(1 for start in drop_epochs if epoch >= start)
+
+
+def fixed_init_seed(view: str) -> int:
+    """The ``network_init="fixed"`` seed of one view's initial weights: from the view's name only, not the run
+    seed (the authors' rule: the network does not depend on the seed)."""
+    return zlib.crc32(f"dchn:fixed-init:{view}".encode("utf-8")) & 0x7FFFFFFF
+
+
+def profile_settings(profile: str, epochs: int | None = None, recipe: str | None = None,
+                     standardize_inputs: bool | None = None, lr: float | None = None) -> dict[str, Any]:
+    """The training settings of ``profile`` (the paper's, updated with :data:`PROFILES`), with ``epochs`` / ``lr``
+    overriding the profile's when given, and the conventions of ``recipe`` (None = the profile's:
+    ``hashlib_core.train.recipes``; ``standardize_inputs`` overrides the recipe's). Adds ``recipe``,
+    ``conventions`` (each convention in force, in words), ``conventions_overridden``, ``lr_drop_epochs``,
+    ``lr_drop_epoch`` (the first of them, None when the lr never drops) and ``profile_changes`` (what differs
+    from the paper's schedule)."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    recipe = resolve_recipe(METHOD, recipe, profile)
     settings = {**PAPER_SETTINGS, **PROFILES[profile]}
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs must be None or a positive integer, got {epochs!r}")
         settings["epochs"] = int(epochs)
-    settings["lr_drop_epoch"] = max(1, int(round(settings["epochs"] * settings["lr_drop_fraction"])))
+    if lr is not None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or not lr > 0:
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        settings["lr"] = float(lr)
+    settings.update(RECIPES[recipe])
+    overridden = []
+    if standardize_inputs is not None:
+        if not isinstance(standardize_inputs, (bool, np.bool_)):
+            raise ValueError(f"standardize_inputs must be None (the recipe's), True or False, "
+                             f"got {standardize_inputs!r}")
+        overridden = ["standardize_inputs"] if bool(standardize_inputs) != settings["standardize_inputs"] else []
+        settings["standardize_inputs"] = bool(standardize_inputs)
+    settings["recipe"] = recipe
+    settings["conventions"] = {key: _CONVENTION_TEXT[(key, settings[key])] for key in RECIPES[recipe]}
+    settings["conventions_overridden"] = overridden
+    settings["lr_drop_epochs"] = lr_drop_epochs(settings["lr_schedule"], settings["epochs"])
+    settings["lr_drop_epoch"] = settings["lr_drop_epochs"][0] if settings["lr_drop_epochs"] else None
     settings["profile_changes"] = {key: {"paper": PAPER_SETTINGS[key], "used": settings[key]}
                                    for key in PAPER_SETTINGS if settings[key] != PAPER_SETTINGS[key]}
     return settings
@@ -181,7 +290,8 @@ def train_view(features, train_labels: np.ndarray, sham: ShamResult, *, view: st
                batch_size: int = 64, lr_drop_epoch: int | None = 50, lr_drop_factor: float = 0.1,
                alpha: float = 0.02, standardize_inputs: bool = True, front_lr_factor: float = 0.1,
                vgg_weights=None, indices: np.ndarray | None = None, all_labels: np.ndarray | None = None,
-               image_size: int = 224, device="cpu", num_workers: int = 0) -> DCHNViewNet:
+               image_size: int = 224, device="cpu", num_workers: int = 0, lr_drop_epochs=None,
+               init_seed: int | None = None) -> DCHNViewNet:
     """Train the network of ONE view against SHAM's target codes; return it (``.history``: one dict per epoch
     with ``loss``, ``L_H``, ``L_R``, ``lr``; ``.train_seconds``).
 
@@ -191,8 +301,11 @@ def train_view(features, train_labels: np.ndarray, sham: ShamResult, *, view: st
     torchvision state dict, else random initialisation) learning at ``lr * front_lr_factor``; images are resized
     to ``image_size`` (224, as VGG was trained).
     Loss: :class:`~hashlib_core.losses.dchn.DCHNLoss` (``alpha * L_H + (1 - alpha) * L_R``); Adam(``lr``,
-    ``betas``); ``lr`` times ``lr_drop_factor`` from epoch ``lr_drop_epoch`` (0-based count of finished epochs).
-    Initialisation and batch order come from :func:`view_seed` (``seed``, ``view``) only.
+    ``betas``); ``lr`` times ``lr_drop_factor`` from epoch ``lr_drop_epoch`` (0-based count of finished epochs),
+    or, with ``lr_drop_epochs`` (a list of such epochs), times ``lr_drop_factor ** k`` after the k-th of them
+    (:func:`lr_factor`). The batch order comes from :func:`view_seed` (``seed``, ``view``) only; so does the
+    initialisation unless ``init_seed`` is given (the authors' recipe: :func:`fixed_init_seed`).
+    A NaN or inf loss term stops training at once (:class:`hashlib_core.train.TrainingDiverged`).
     """
     if not isinstance(sham, ShamResult):
         raise ValueError(f"sham must be the ShamResult of fit_sham, got {type(sham).__name__}")
@@ -214,8 +327,10 @@ def train_view(features, train_labels: np.ndarray, sham: ShamResult, *, view: st
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
-    net = _build_network(features, sham.bits, hidden, seed=vseed, standardize=standardize_inputs,
-                         vgg_weights=vgg_weights).to(device)
+    drops = ([] if lr_drop_epoch is None else [int(lr_drop_epoch)]) if lr_drop_epochs is None else \
+        [int(e) for e in lr_drop_epochs]
+    net = _build_network(features, sham.bits, hidden, seed=vseed if init_seed is None else int(init_seed),
+                         standardize=standardize_inputs, vgg_weights=vgg_weights).to(device)
     criterion = DCHNLoss(sham.W, alpha=alpha).to(device)
     groups = net.parameter_groups(lr, front_lr_factor)
     optimizer = torch.optim.Adam(groups, lr=lr, betas=tuple(betas))
@@ -247,15 +362,17 @@ def train_view(features, train_labels: np.ndarray, sham: ShamResult, *, view: st
     started = time.perf_counter()
     bar = progress(range(epochs), desc=f"DCHN {view}")
     for epoch in bar:
-        factor = lr_drop_factor if (lr_drop_epoch is not None and epoch >= lr_drop_epoch) else 1.0
+        factor = lr_factor(epoch, drops, lr_drop_factor)
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * factor
         net.train()
         totals = {"loss": 0.0, "L_H": 0.0, "L_R": 0.0}
         count = 0
-        for x, y, o in batches():
+        for step, (x, y, o) in enumerate(batches(), start=1):
             optimizer.zero_grad(set_to_none=True)
             loss, terms = criterion(net(x), o, y, return_terms=True)
+            check_finite(METHOD, epoch + 1, {"loss": loss, **terms}, step=step, where=f"view {view!r}",
+                         hint=f"lower lr (now {optimizer.param_groups[0]['lr']:g})")
             loss.backward()
             optimizer.step()
             m = x.shape[0]
@@ -356,7 +473,8 @@ class _Trainer:
         data = self.ds.views[view]
         s = self.settings
         common = dict(view=view, seed=self.seed, hidden=s["hidden"], epochs=s["epochs"], lr=s["lr"],
-                      betas=s["betas"], batch_size=s["batch_size"], lr_drop_epoch=s["lr_drop_epoch"],
+                      betas=s["betas"], batch_size=s["batch_size"], lr_drop_epochs=s["lr_drop_epochs"],
+                      init_seed=fixed_init_seed(view) if s["network_init"] == "fixed" else None,
                       lr_drop_factor=s["lr_drop_factor"], alpha=self.alpha,
                       standardize_inputs=s["standardize_inputs"], front_lr_factor=s["front_lr_factor"],
                       vgg_weights=self.vgg_weights, device=self.device)
@@ -409,9 +527,10 @@ def _ridge_baseline(ds, views, sham, ridge: float) -> tuple[dict | None, dict]:
     return entry, notes
 
 
-def _prepare(*, dataset, bits, seed, epochs, device, data_root, profile, available_num, alpha, gamma, views):
+def _prepare(*, dataset, bits, seed, epochs, device, data_root, profile, available_num, alpha, gamma, views,
+             recipe=None, lr=PARAMETERS["lr"], standardize_inputs=None):
     _check_params(bits, available_num, alpha, gamma)
-    settings = profile_settings(profile, epochs)
+    settings = profile_settings(profile, epochs, recipe=recipe, standardize_inputs=standardize_inputs, lr=lr)
     seed_everything(seed)
     dev = resolve_device(device)
     ds, split_protocol = _load(dataset, data_root=data_root, seed=seed, views=views)
@@ -421,7 +540,8 @@ def _prepare(*, dataset, bits, seed, epochs, device, data_root, profile, availab
     started = time.perf_counter()
     sham = fit_sham(ds.labels[ds.splits["train"]], int(bits), dataset=ds.name, gamma=float(gamma),
                     available_num=int(available_num), seed=seed, iterations=settings["sham_iterations"],
-                    monotone=settings["sham_monotone"])
+                    monotone=settings["sham_monotone"], init=settings["sham_init"],
+                    selection=settings["sham_selection"])
     sham_seconds = time.perf_counter() - started
     return settings, dev, ds, split_protocol, chosen, sham, sham_seconds
 
@@ -436,14 +556,21 @@ def _base_settings(settings, *, profile, seed, split_protocol, available_num, al
         "view_dims": {v: int(net.in_features) for v, net in nets.items()},
         "view_train_seconds": {v: round(net.train_seconds, 3) for v, net in nets.items()},
         "view_seeds": {v: view_seed(seed, v) for v in nets},
+        "view_init_seeds": {v: fixed_init_seed(v) if settings["network_init"] == "fixed" else view_seed(seed, v)
+                            for v in nets},
         "sham": sham.summary(), "sham_seconds": round(sham_seconds, 3), "torch_threads": torch.get_num_threads(),
     }
 
 
 def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, device="auto", data_root=None,
         out_dir, profile: str = "default", available_num: int = 100, alpha: float = 0.02, gamma: float = 1.0,
-        views=None, vgg_weights=None):
+        views=None, vgg_weights=None, recipe: str | None = None, lr: float = PARAMETERS["lr"],
+        standardize_inputs: bool | None = None, force: bool = False):
     """Train DCHN on ``dataset`` (every view in ``views``; None = all) and write the run folder ``out_dir``.
+
+    ``recipe``: ``"authors"`` (what the authors' released code does) or ``"hashbook"`` (ours), None = the
+    profile's (``paper``: authors); :data:`RECIPES` lists what each changes, ``standardize_inputs`` (None = the
+    recipe's) overrides one of them. The record's ``settings`` holds ``recipe`` and ``conventions``.
 
     Split: the data layer's ``"dchn"`` protocol where it defines one for the dataset, else the dataset's default
     (recorded as ``settings["split_protocol"]``). Evaluation: mAP over the whole retrieval set with protocol
@@ -451,11 +578,18 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
     ordered pair of distinct views; ``also`` adds the ``deephash`` mAP@all of the same codes and the ridge
     baseline trained on the same targets. Returns the :class:`~hashlib_core.records.RunResult`.
     """
-    from ..records.run import finish_run
+    from ..records.run import claim_out_dir, finish_run, run_identity
+
+    # before any training: refuse an out_dir holding a finished run with other settings (force=True replaces it)
+    out_dir = claim_out_dir(out_dir, run_identity(METHOD, dataset=dataset, bits=bits, seed=seed, epochs=epochs,
+                                                  profile=profile,
+                                                  params={k: v for k, v in locals().items() if k in PARAMETERS}),
+                            force=force)
 
     settings, dev, ds, split_protocol, chosen, sham, sham_seconds = _prepare(
         dataset=dataset, bits=bits, seed=seed, epochs=epochs, device=device, data_root=data_root, profile=profile,
-        available_num=available_num, alpha=alpha, gamma=gamma, views=views)
+        available_num=available_num, alpha=alpha, gamma=gamma, views=views, recipe=recipe, lr=lr,
+        standardize_inputs=standardize_inputs)
     trainer = _Trainer(ds, sham, settings, seed=seed, alpha=alpha, device=dev, vgg_weights=vgg_weights)
     nets = {}
     for view in progress(chosen, desc=f"DCHN {ds.name} views"):
@@ -482,7 +616,9 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
 def add_view_experiment(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, device="auto",
                         data_root=None, out_dir, profile: str = "default", available_num: int = 100,
                         alpha: float = 0.02, gamma: float = 1.0, views=None, new_view: str | None = None,
-                        vgg_weights=None, retrain: bool = True):
+                        vgg_weights=None, retrain: bool = True, recipe: str | None = None,
+                        lr: float = PARAMETERS["lr"], standardize_inputs: bool | None = None,
+                        force: bool = False):
     """DCHN's selling point, measured: train k views, then add view k+1 by training only its network.
 
     ``views`` (None = all of the dataset) are the k+1 views; ``new_view`` (None = the last of them) is added
@@ -493,11 +629,17 @@ def add_view_experiment(*, dataset: str, bits: int, seed: int = 0, epochs: int |
     (``metrics.json``: mAP over every ordered pair of the k+1 views); the same summary is in
     ``record["settings"]["new_view"]`` and in ``result.artifacts["new_view"]``.
     """
-    from ..records.run import finish_run
+    from ..records.run import claim_out_dir, finish_run, run_identity
+
+    # before any training: refuse an out_dir holding a finished run with other settings (force=True replaces it)
+    out_dir = claim_out_dir(out_dir, run_identity(
+        METHOD, dataset=dataset, bits=bits, seed=seed, epochs=epochs, profile=profile,
+        params={k: v for k, v in locals().items() if k in PARAMETERS or k in ("new_view", "retrain")}), force=force)
 
     settings, dev, ds, split_protocol, chosen, sham, sham_seconds = _prepare(
         dataset=dataset, bits=bits, seed=seed, epochs=epochs, device=device, data_root=data_root, profile=profile,
-        available_num=available_num, alpha=alpha, gamma=gamma, views=views)
+        available_num=available_num, alpha=alpha, gamma=gamma, views=views, recipe=recipe, lr=lr,
+        standardize_inputs=standardize_inputs)
     if len(chosen) < 3:
         raise ValueError(f"the new-view experiment needs at least three views (k >= 2 old + 1 new); "
                          f"{ds.name} has {chosen}")
@@ -545,7 +687,6 @@ def add_view_experiment(*, dataset: str, bits: int, seed: int = 0, epochs: int |
         summary["retrained_identical"] = {v: network_sha256(fresh[v]) == network_sha256(nets[v]) for v in chosen}
         summary["addition_speedup"] = round(summary["seconds"]["retrain_all"] / max(add_seconds, 1e-9), 2)
         del fresh
-    atomic_write_json(Path(out_dir) / "new_view.json", summary)
 
     query = {v: old_codes[v][0] for v in old_views}
     retrieval = {v: old_codes[v][1] for v in old_views}
@@ -563,132 +704,6 @@ def add_view_experiment(*, dataset: str, bits: int, seed: int = 0, epochs: int |
                         topk=None, ties="index", pairs=pairs,
                         also=[{"label": "deephash mAP@all", "protocol": "deephash", "topk": None, "ties": "index"}],
                         settings=record_settings, history=_history_rows(nets),
-                        artifacts={"networks": nets, "sham": sham, "dataset": ds, "new_view": summary})
+                        artifacts={"networks": nets, "sham": sham, "dataset": ds, "new_view": summary},
+                        files={"new_view.json": summary})
     return result
-
-
-# ------------------------------------------------------------------------------------------------ tables, figures
-def _record(result_or_record) -> dict:
-    return getattr(result_or_record, "record", result_or_record)
-
-
-def new_view_table(result_or_record) -> "pd.DataFrame":  # noqa: F821
-    """mAP of a new-view run per direction, each marked ``old->old``, ``new->old`` or ``old->new``."""
-    import pandas as pd
-
-    record = _record(result_or_record)
-    new = record["settings"]["new_view"]["new_view"]
-    rows = []
-    for direction, value in record["map"].items():
-        query, target = direction.split("->")
-        kind = "new->old" if query == new else "old->new" if target == new else "old->old"
-        rows.append({"direction": direction, "kind": kind, "mAP": value})
-    return pd.DataFrame(rows).sort_values(["kind", "direction"], kind="stable").reset_index(drop=True)
-
-
-def new_view_summary_table(result_or_record) -> "pd.DataFrame":  # noqa: F821
-    """One row per new-view run: views, identical flags, timings (s) and the mean mAP of each direction kind."""
-    import pandas as pd
-
-    record = _record(result_or_record)
-    summary = record["settings"]["new_view"]
-    means = new_view_table(record).groupby("kind")["mAP"].mean()
-    seconds = summary["seconds"]
-    return pd.DataFrame([{
-        "dataset": record["dataset"], "bits": record["bits"], "old views": ", ".join(summary["old_views"]),
-        "new view": summary["new_view"], "old networks identical": summary["old_networks_identical"],
-        "old codes identical": summary["old_codes_identical"],
-        "retrained = incremental": all(summary.get("retrained_identical", {}).values()) if
-        "retrained_identical" in summary else None,
-        "mAP old->old": means.get("old->old"), "mAP new->old": means.get("new->old"),
-        "mAP old->new": means.get("old->new"), "train k old views (s)": seconds["train_old_views"],
-        "add new view (s)": seconds["add_new_view"], "retrain all k+1 (s)": seconds.get("retrain_all"),
-        "profile": record["profile"], "device": record["device"], "date": record["date"][:10],
-    }])
-
-
-def new_view_hash_table(summary: dict) -> "pd.DataFrame":  # noqa: F821
-    """Old views' SHA-256 (first 16 hex digits) of network and codes before and after adding the new view."""
-    import pandas as pd
-
-    rows = []
-    for view in summary["old_views"]:
-        for item in ("network", "query_codes", "retrieval_codes"):
-            before, after = summary["hashes_before"][view][item], summary["hashes_after"][view][item]
-            rows.append({"view": view, "what": item, "before": before[:16], "after": after[:16],
-                         "identical": before == after})
-    return pd.DataFrame(rows)
-
-
-def ridge_comparison_table(result_or_record) -> "pd.DataFrame":  # noqa: F821
-    """DCHN vs the ridge baseline (same targets, same split, protocol ``dchn``) per direction of one run."""
-    import pandas as pd
-
-    record = _record(result_or_record)
-    ridge = next((a["map"] for a in record.get("also", []) if a["label"] == RIDGE_LABEL), {})
-    return pd.DataFrame([{"direction": d, "DCHN": v, "ridge": ridge.get(d), "DCHN - ridge":
-                          (v - ridge[d]) if d in ridge else None} for d, v in record["map"].items()])
-
-
-def results_table(runs, *, dataset: str, by_direction: bool = True) -> "pd.DataFrame":  # noqa: F821
-    """Our DCHN runs on ``dataset`` from :func:`hashlib_core.records.runs.load_runs` (finished, notebook ``dchn``):
-    one row per profile, source, variant (DCHN_100 / DCHN_0) and bits; per direction the DCHN mAP (protocol
-    ``dchn``, mean over seeds), the ridge baseline's and their difference; then seeds, device and date.
-    ``by_direction=False`` (for sets with many views) gives the mean over all directions instead, with the
-    number of directions and of directions where DCHN is ahead."""
-    import pandas as pd
-
-    keep = ((runs["method"] == METHOD) & (runs["notebook"] == METHOD) & (runs["status"] == "ok")
-            & (runs["dataset"] == dataset) & runs["evaluation"].isin(["main", RIDGE_LABEL]))
-    selected = runs[keep].copy()
-    if selected.empty:
-        return pd.DataFrame()
-    selected["variant"] = [s.get("variant", "DCHN_100") if isinstance(s, dict) else "DCHN_100"
-                           for s in selected["settings"]]
-    selected["what"] = selected["evaluation"].map({"main": "DCHN", RIDGE_LABEL: "ridge"})
-    keys = ["profile", "source", "variant", "bits"]
-    rows = []
-    for key, group in selected.groupby(keys, sort=True):
-        row = dict(zip(keys, key))
-        if not by_direction:
-            per = group.pivot_table(index="direction", columns="what", values="map", aggfunc="mean")
-            row["directions"] = int(len(per))
-            row["DCHN mean mAP"] = float(per["DCHN"].mean())
-            row["ridge mean mAP"] = float(per["ridge"].mean()) if "ridge" in per else float("nan")
-            row["DCHN ahead in"] = int((per["DCHN"] > per["ridge"]).sum()) if "ridge" in per else 0
-        for direction in (sorted(set(group["direction"])) if by_direction else ()):
-            part = group[group["direction"] == direction]
-            values = {what: part.loc[part["what"] == what, "map"].astype(float).mean() for what in ("DCHN", "ridge")}
-            row[f"{direction} DCHN"] = values["DCHN"]
-            row[f"{direction} ridge"] = values["ridge"]
-            row[f"{direction} DCHN - ridge"] = values["DCHN"] - values["ridge"]
-        row["seeds"] = ", ".join(str(s) for s in sorted(set(group["seed"])))
-        row["device"] = ", ".join(sorted({str(d) for d in group["device"]}))
-        row["date"] = ", ".join(sorted({str(d)[:10] for d in group["date"]}))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def plot_sham_objective(sham_summaries, *, ax=None, title: str | None = "SHAM objective per alternation"):
-    """SHAM's objective J(B, W) against the alternation, one line per ``{label: record["settings"]["sham"]}``
-    (or one summary dict); a marker on the kept W. Returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-
-    if isinstance(sham_summaries, dict) and "objective" in sham_summaries:
-        sham_summaries = {"SHAM": sham_summaries}
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6), dpi=110)
-    else:
-        fig = ax.figure
-    for label, summary in sham_summaries.items():
-        values = summary["objective"]
-        (line,) = ax.plot(range(1, len(values) + 1), values, label=label)
-        best = summary["best_iteration"]
-        ax.plot([best + 1], [values[best]], marker="o", color=line.get_color())
-    ax.set_xlabel("alternation")
-    ax.set_ylabel("J(B, W)")
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return fig

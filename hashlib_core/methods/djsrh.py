@@ -35,8 +35,21 @@ cosine of non-negative histograms is dominated by their common mean, so every pa
 on folds of the *training* set (500 of the 2,173 pairs as queries against the other 1,673; the test queries were
 never looked at): z-scoring raised text->image mAP@50 far above the CCA baseline, and centring then lifted
 image->text above it (without centring it was level with CCA). The default grid also runs the conventions
-switched off (labels ``no-weight-averaging``, ``uncentred-affinity`` and ``paper-recipe``, the last with all three
-off) so the book shows their effect on the test queries.
+switched off (labels ``no-weight-averaging``, ``uncentred-affinity``, and ``authors-recipe`` with all three off)
+so the book shows their effect on the test queries.
+
+Recipes (``recipe``, recorded as ``settings["recipe"]`` with every convention in force in
+``settings["conventions"]``): ``"hashbook"`` applies the three conventions above; ``"authors"`` does what the
+authors' released code does: raw network inputs (``input_norm="none"``), the affinity on raw features
+(``center_features=False``) and the last SGD iterate (``ema_decay=0``). ``recipe=None`` is the profile's: the
+``paper`` profile runs the authors' recipe, ``default`` and ``smoke`` ours. Each of the three stays a parameter that
+overrides the recipe (``None`` = the recipe's). Everything else was found equal to the authors' code (loss,
+affinity formula, alpha schedule, SGD settings, batch 32 with the incomplete batch dropped, learning rates, lambda,
+beta, eta, mu, epochs, 4096 units), with three exceptions that are kept in both recipes: the authors hard-code
+``torch.manual_seed(1)`` (here the run seed seeds initialisation and batch order, so seeds can be compared; the
+random streams differ anyway), their binary code of an exact zero is 0 (here +1; no zero was ever met), and they
+build ``S`` with autograd on (here without: no gradient reaches the hashing networks either way). Their image
+network on Wikipedia is a fine-tuned AlexNet on the raw images; on the features here both recipes use the MLP.
 
 Why weight averaging: in an exploration on training folds of Wikipedia, the last iterate's image->text mAP@50 peaks early and then
 drifts down while text->image still climbs, and it moves by about 0.01 from one epoch to the next.
@@ -55,7 +68,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,9 +79,10 @@ from ..losses.djsrh import ALPHA_SCHEDULES, JointSemanticsReconstructionLoss, al
     joint_semantics_affinity
 from ..models.djsrh import DEFAULT_HIDDEN, FeatureHashNet, LinearHashNet, TextHashNet, binarize
 from ..records import finish_run
-from ..records.io import atomic_write_json
-from ..train import (Stopwatch, describe_device, progress, resolve_device, seed_everything, torch_generator,
-                     torch_threads)
+from ..records.run import claim_out_dir, run_identity
+from ..train import (Stopwatch, check_finite, describe_device, progress, resolve_device, seed_everything,
+                     torch_generator, torch_threads)
+from ..train.recipes import resolve_recipe
 from . import check_profile_and_parameters
 
 METHOD = "djsrh"
@@ -77,9 +90,37 @@ METHOD = "djsrh"
 #: Method parameters (the notebook's ``parameters`` cell); ``None`` = the paper's setting for the dataset.
 PARAMETERS = {
     "beta": None, "eta": None, "mu": None, "lambda1": None, "lambda2": None, "alpha_schedule": "sqrt",
-    "lr_image": None, "lr_text": None, "batch_size": None, "hidden": None, "input_norm": "zscore",
-    "center_features": True, "ema_decay": None,
+    "lr_image": None, "lr_text": None, "batch_size": None, "hidden": None, "input_norm": None,
+    "center_features": None, "ema_decay": None, "recipe": None,
     "image_head": None, "backbone": None, "backbone_weights": None, "data_options": None,
+}
+
+#: one line per parameter of :data:`PARAMETERS` (``python -m hashlib_core run djsrh --help`` prints them)
+PARAMETER_HELP = {
+    "beta": "weight in [0, 1] of the image affinity S_I against the text affinity S_T (None = the paper's)",
+    "eta": "weight in [0, 1] of the second-order (neighbours of neighbours) affinity term (None = the paper's)",
+    "mu": "scale (> 0) of the reconstructed affinity target S (None = the paper's)",
+    "lambda1": "weight (>= 0) of the image-image reconstruction term (None = the paper's lambda)",
+    "lambda2": "weight (>= 0) of the text-text reconstruction term (None = the paper's lambda)",
+    "alpha_schedule": "codes tanh(alpha h) during training: 'sqrt' (alpha = sqrt(epoch + 1)) or 'constant' (1)",
+    "lr_image": "SGD learning rate of the image network (None = the paper's for the dataset)",
+    "lr_text": "SGD learning rate of the text network (None = the paper's for the dataset)",
+    "batch_size": "training batch size in pairs (None = the paper's 32)",
+    "hidden": "hidden units of the hashing MLPs (None = the profile's)",
+    "input_norm": "network inputs: 'zscore' (training mean / std, ours) or 'none' (raw, as the original code); "
+                  "None = the recipe's",
+    "center_features": "centre the affinity's features with the training mean before the cosine (ours; False = "
+                       "the paper's); None = the recipe's",
+    "ema_decay": "weight averaging of the SGD iterates, in [0, 1) (0 = last iterate; None = the recipe's: 0.999 "
+                 "on feature views and off on raw images for hashbook, 0 for authors)",
+    "recipe": "'authors' (raw inputs, raw affinity features, last iterate, as the authors' code) or 'hashbook' "
+              "(our three conventions); None = the profile's ('authors' for paper, 'hashbook' otherwise)",
+    "image_head": "image network on top of the features: 'mlp' or 'linear' (None = linear on a pretrained "
+                  "front, else mlp)",
+    "backbone": "frozen front for raw images: 'alexnet' (fc7, the paper's) or 'efficientnet_lite0' (None = "
+                "AlexNet when its weights are present)",
+    "backbone_weights": "local state-dict file of the backbone (None = the usual local copy)",
+    "data_options": "dict of extra load_dataset() options, e.g. {\"subset\": 2000} (None = none)",
 }
 
 #: The paper's per-dataset settings (ICCV 2019, Sec. 4 and the authors' settings files). ``lambda`` is used for
@@ -93,6 +134,8 @@ PAPER_COMMON = {"eta": 0.4, "mu": 1.5, "momentum": 0.9, "weight_decay": 5e-4, "b
                 "hidden": DEFAULT_HIDDEN}
 #: The paper's settings used for a dataset it did not run (the MIRFLICKR ones, its first benchmark).
 FALLBACK_DATASET = "mirflickr25k"
+#: Datasets that are a paper dataset's items with other features: they take that dataset's settings.
+SAME_ITEMS = {"wikipedia_roph": "wikipedia"}
 
 #: What each profile changes relative to the paper's setting.
 PROFILES = {
@@ -102,7 +145,8 @@ PROFILES = {
     "default": {"epochs": {"wikipedia": 50, "*": 20}, "hidden": DEFAULT_HIDDEN,
                 "note": "the paper's networks and hyper-parameters with fewer epochs (Wikipedia 50 of 200, other "
                         "sets 20 of 80): about a minute per run on a laptop CPU"},
-    "paper": {"note": "the paper's settings (epochs, learning rates, beta, lambda, eta, mu, 4096 hidden units)"},
+    "paper": {"note": "the paper's settings (epochs, learning rates, beta, lambda, eta, mu, 4096 hidden units), "
+                      "with the authors' recipe unless a run names another"},
 }
 
 #: The paper's Table 1 ablation as (label, paper method name, row description, params); run on Wikipedia here.
@@ -123,25 +167,53 @@ def _ablation_specs(bits: int) -> list[dict]:
             for label, _, _, params in ABLATION]
 
 
-#: The conventions of ours switched off (see the module docstring), at 32 bits: weight averaging alone, the
-#: centring alone, then all three (the original code's recipe).
+#: Our conventions switched off one at a time from our recipe (see the module docstring), at 32 bits: weight
+#: averaging alone, the centring alone.
 _CONVENTION_SPECS = [
     {"dataset": "wikipedia", "bits": 32, "seed": 0, "label": "no-weight-averaging",
-     "params": {"ema_decay": 0.0}},
+     "params": {"recipe": "hashbook", "ema_decay": 0.0}},
     {"dataset": "wikipedia", "bits": 32, "seed": 0, "label": "uncentred-affinity",
-     "params": {"center_features": False}},
-    {"dataset": "wikipedia", "bits": 32, "seed": 0, "label": "paper-recipe",
-     "params": {"center_features": False, "input_norm": "none", "ema_decay": 0.0}},
+     "params": {"recipe": "hashbook", "center_features": False}},
 ]
 
+
+def _main_specs(params: dict, label: str | None = None, dataset: str = "wikipedia") -> list[dict]:
+    """16-128 bits at seed 0 and 32 bits at seeds 1 and 2 with ``params`` (and ``label``)."""
+    specs = [{"dataset": dataset, "bits": b, "seed": 0, "params": dict(params)} for b in (16, 32, 64, 128)]
+    specs += [{"dataset": dataset, "bits": 32, "seed": s, "params": dict(params)} for s in (1, 2)]
+    return [{**spec, "label": label} for spec in specs] if label else specs
+
+
+#: The embedded-data run (``mfeat_twoview``: pix as the image side, fou as the text side, protocol ``djsrh``; data
+#: that installs with pip): the paper's MIRFLICKR settings (:data:`FALLBACK_DATASET`), the profile's epochs (default
+#: 20, about 25 s on a 2-core CPU; paper 80).
+_EMBEDDED_SPECS = {
+    "smoke": [{"dataset": "mfeat_twoview", "bits": 16, "seed": 0, "params": {}}],
+    "default": [{"dataset": "mfeat_twoview", "bits": 32, "seed": 0, "params": {}}],
+    "paper": [{"dataset": "mfeat_twoview", "bits": 32, "seed": 0, "params": {}},
+              {"dataset": "mfeat_twoview", "bits": 32, "seed": 0, "label": "hashbook-recipe",
+               "params": {"recipe": "hashbook"}}],
+}
+
+#: ``default``: our recipe (the profile's), its ablations and conventions, and the authors' recipe beside it;
+#: ``paper``: the authors' recipe (the profile's) and ours as the labelled variant ``hashbook-recipe``; every
+#: profile also runs the embedded-data set (:data:`_EMBEDDED_SPECS`).
 GRID = {
-    "smoke": [{"dataset": "wikipedia", "bits": 16, "seed": 0, "params": {}}],
-    "default": [{"dataset": "wikipedia", "bits": b, "seed": 0, "params": {}} for b in (16, 32, 64, 128)]
-    + [{"dataset": "wikipedia", "bits": 32, "seed": s, "params": {}} for s in (1, 2)]
-    + _ablation_specs(64) + _CONVENTION_SPECS,
-    "paper": [{"dataset": "wikipedia", "bits": b, "seed": 0, "params": {}} for b in (16, 32, 64, 128)]
-    + [{"dataset": "wikipedia", "bits": 32, "seed": s, "params": {}} for s in (1, 2)]
-    + _ablation_specs(64) + _ablation_specs(128) + _CONVENTION_SPECS,
+    "smoke": [{"dataset": "wikipedia", "bits": 16, "seed": 0, "params": {}}] + _EMBEDDED_SPECS["smoke"],
+    "default": _main_specs({}) + _ablation_specs(64) + _CONVENTION_SPECS
+    + [{"dataset": "wikipedia", "bits": 32, "seed": 0, "label": "authors-recipe", "params": {"recipe": "authors"}}]
+    + _EMBEDDED_SPECS["default"],
+    "paper": _main_specs({}) + _main_specs({"recipe": "hashbook"}, "hashbook-recipe")
+    + _main_specs({}, dataset="wikipedia_roph") + _main_specs({"recipe": "hashbook"}, "hashbook-recipe",
+                                                               dataset="wikipedia_roph")
+    + _ablation_specs(64) + _ablation_specs(128) + _CONVENTION_SPECS + _EMBEDDED_SPECS["paper"],
+}
+
+#: What each recipe sets where the parameter is None (see the module docstring); ``ema_decay`` None in ours is the
+#: automatic rule of :func:`_resolve_ema_decay`.
+RECIPES = {
+    "hashbook": {"input_norm": "zscore", "center_features": True, "ema_decay": None},
+    "authors": {"input_norm": "none", "center_features": False, "ema_decay": 0.0},
 }
 
 INPUT_NORMS = ("zscore", "none")
@@ -157,6 +229,7 @@ ENCODE_CHUNK = 4096
 def paper_settings(dataset: str) -> dict:
     """The paper's hyper-parameters for ``dataset`` (lambda1 = lambda2 = its lambda), with ``paper_setting_for``
     naming the dataset they come from (the MIRFLICKR settings for a dataset the paper did not use)."""
+    dataset = SAME_ITEMS.get(dataset, dataset)
     source = dataset if dataset in PAPER_SETTINGS else FALLBACK_DATASET
     table = PAPER_SETTINGS[source]
     return {"beta": table["beta"], "eta": PAPER_COMMON["eta"], "mu": PAPER_COMMON["mu"],
@@ -174,7 +247,8 @@ def resolve_settings(dataset: str, profile: str, epochs: int | None, params: Map
     changes = PROFILES[profile]
     if "epochs" in changes:
         value = changes["epochs"]
-        settings["epochs"] = value.get(dataset, value["*"]) if isinstance(value, Mapping) else value
+        settings["epochs"] = (value.get(SAME_ITEMS.get(dataset, dataset), value["*"]) if isinstance(value, Mapping)
+                              else value)
     if "hidden" in changes:
         settings["hidden"] = changes["hidden"]
     settings["subset"] = changes.get("subset")
@@ -183,9 +257,16 @@ def resolve_settings(dataset: str, profile: str, epochs: int | None, params: Map
     for key in ("beta", "eta", "mu", "lambda1", "lambda2", "lr_image", "lr_text", "batch_size", "hidden"):
         if merged[key] is not None:
             settings[key] = merged[key]
-    for key in ("alpha_schedule", "input_norm", "center_features", "ema_decay", "image_head", "backbone",
-                "backbone_weights", "data_options"):
+    for key in ("alpha_schedule", "image_head", "backbone", "backbone_weights", "data_options"):
         settings[key] = merged[key]
+    settings["recipe"] = resolve_recipe(METHOD, merged["recipe"], profile)
+    defaults = RECIPES[settings["recipe"]]
+    for key, value in defaults.items():
+        settings[key] = value if merged[key] is None else merged[key]
+    settings["conventions_overridden"] = [key for key in defaults
+                                          if merged[key] is not None and merged[key] != defaults[key]]
+    if settings["recipe"] == "authors" and merged["ema_decay"] is None:
+        settings["ema_decay_source"] = "recipe 'authors': the last SGD iterate"
     if epochs is not None:
         settings["epochs"] = epochs
     _check_settings(settings)
@@ -295,7 +376,20 @@ def _resolve_ema_decay(settings: dict, image_is_backbone: bool) -> None:
                                         "automatic: averaging on feature inputs (chosen on training folds)")
     else:
         settings["ema_decay"] = float(settings["ema_decay"])
-        settings["ema_decay_source"] = "given"
+        settings.setdefault("ema_decay_source", "given")
+
+
+def conventions(settings: dict) -> dict[str, str]:
+    """Each convention in force, in words (for ``settings["conventions"]``), once ``ema_decay`` is resolved."""
+    decay = float(settings["ema_decay"] or 0.0)
+    return {
+        "input_norm": ("network inputs z-scored with the training mean / std" if settings["input_norm"] == "zscore"
+                       else "raw features into the networks"),
+        "center_features": ("affinity features centred with the training mean before the cosine"
+                            if settings["center_features"] else "affinity (2 cos - 1) of the raw features"),
+        "ema_decay": (f"weights averaged over the SGD iterates (EMA, decay {decay:g})" if decay > 0
+                      else "the last SGD iterate"),
+    }
 
 
 def _build_networks(settings: dict, image_dim: int, text_dim: int, bits: int, image_is_backbone: bool):
@@ -336,13 +430,15 @@ def train_djsrh(image_net, text_net, inputs: dict, affinity_features: dict, sett
         order = torch.randperm(n, generator=generator)
         batches = [order[i:i + batch] for i in range(0, n - batch + 1, batch)] or [order]
         sums = {"loss": 0.0, "loss_cross": 0.0, "loss_image": 0.0, "loss_text": 0.0}
-        for index in batches:
+        for step, index in enumerate(batches, start=1):
             S = joint_semantics_affinity(affinity_features["image"][index].to(device),
                                          affinity_features["text"][index].to(device),
                                          settings["beta"], settings["eta"], settings["mu"])
             _, codes_image = image_net(inputs["image"][index].to(device), alpha)
             _, codes_text = text_net(inputs["text"][index].to(device), alpha)
             loss = criterion(codes_image, codes_text, S)
+            check_finite(METHOD, epoch + 1, {"loss": loss, **criterion.last_terms}, step=step,
+                         hint=f"lower lr_image / lr_text (now {settings['lr_image']:g} / {settings['lr_text']:g})")
             for opt in optim.values():
                 opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -409,11 +505,13 @@ def _baselines(raw: dict, splits: dict, labels: dict, bits: int, seed: int, devi
 # ---------------------------------------------------------------------------------------------- entry point
 
 def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, device: str = "auto",
-        data_root=None, out_dir, profile: str = "default", **params):
+        data_root=None, out_dir, profile: str = "default", force: bool = False, **params):
     """Train DJSRH once and write the run folder; returns a :class:`hashlib_core.records.RunResult`.
 
-    ``params`` are :data:`PARAMETERS` (``None`` = the paper's value for ``dataset``). ``epochs=None`` takes the
-    profile's number. The record's main ``map`` is mAP@50 (``deephash`` protocol, index tie order) for
+    ``params`` are :data:`PARAMETERS` (``None`` = the paper's value for ``dataset``, or the recipe's for the three
+    conventions; ``recipe=None`` = the profile's, see :data:`RECIPES`). ``epochs=None`` takes the profile's
+    number. A NaN or inf loss stops the run before anything is encoded or written
+    (:class:`hashlib_core.train.TrainingDiverged`). The record's main ``map`` is mAP@50 (``deephash`` protocol, index tie order) for
     ``image->text`` and ``text->image``; ``also`` holds mAP@all of the same codes and the CCA / random-code
     baselines.
     """
@@ -422,6 +520,9 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
     if out_dir is None:
         raise ValueError("out_dir: give the folder the run record is written to")
     settings = resolve_settings(dataset, profile, epochs, params)
+    # before any training: refuse an out_dir holding a finished run with other settings (force=True replaces it)
+    out_dir = claim_out_dir(out_dir, run_identity(METHOD, dataset=dataset, bits=bits, seed=seed, epochs=epochs,
+                                                  profile=profile, params={**PARAMETERS, **params}), force=force)
     seed_everything(seed)
     torch_device = resolve_device(device)
 
@@ -452,10 +553,9 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
 
     labels = {name: ds.labels[ds.splits[name]] for name in ("query", "retrieval")}
     baseline_also, baseline_curves, baseline_facts = _baselines(raw, position, labels, bits, seed, torch_device)
-    out_dir = Path(out_dir)
-    atomic_write_json(out_dir / "baselines.json", {"curves": baseline_curves, **baseline_facts})
 
     recorded = {key: value for key, value in settings.items() if key != "data_options"}
+    recorded["conventions"] = conventions(settings)
     recorded.update({"data_options": dict(settings["data_options"] or {}), "image_features": image_source,
                      "text_dim": int(raw["text"].shape[1]), "drop_last": True, "optimizer": "SGD",
                      "cpu_threads": 1 if torch_device.type == "cpu" else None,
@@ -468,88 +568,5 @@ def run(*, dataset: str, bits: int, seed: int = 0, epochs: int | None = None, de
                       epochs=settings["epochs"], train_seconds=watch.seconds, device=describe_device(torch_device),
                       query_codes=query_codes, retrieval_codes=retrieval_codes, protocol="deephash", topk=50,
                       ties="index", pairs=DIRECTIONS, also=also, settings=recorded, history=history,
-                      metrics_device=torch_device, artifacts={"networks": nets, "dataset": ds})
-
-
-# ---------------------------------------------------------------------------------------------- book tables
-# The chapter (book/chapters/djsrh.ipynb) reads run records only; these helpers turn load_runs() rows into its
-# tables. Column name -> the evaluation label in the records (``"main"`` is the record's own mAP@50).
-EVALUATIONS = {
-    "DJSRH mAP@50": "main",
-    "CCA mAP@50": "CCA baseline mAP@50 (deephash)",
-    "random mAP@50": "random codes mAP@50 (deephash)",
-    "DJSRH mAP@all": "mAP@all (deephash)",
-    "CCA mAP@all": "CCA baseline mAP@all (deephash)",
-    "random mAP@all": "random codes mAP@all (deephash)",
-    "DJSRH mAP@all (dchn)": "mAP@all (dchn, as the DCHN paper evaluates)",
-}
-
-
-def _our_rows(runs, dataset: str | None):
-    keep = (runs["method"] == METHOD) & (runs["status"] == "ok") & (runs["notebook"] == METHOD)
-    if dataset is not None:
-        keep &= runs["dataset"] == dataset
-    return runs[keep]
-
-
-def evaluations_table(runs, *, dataset: str = "wikipedia", labels=(None,), bits=None, seeds=None,
-                      columns=tuple(EVALUATIONS)):
-    """One row per (profile, source, label, bits, direction): the mean over seeds of each evaluation in
-    ``columns`` (keys of :data:`EVALUATIONS`), with the number of seeds ``n`` and the seeds themselves.
-
-    ``runs``: :func:`hashlib_core.records.runs.load_runs` rows. ``labels``: grid labels to keep (``None`` = the
-    unlabelled main runs). ``bits`` / ``seeds``: optional filters (lists).
-    """
-    import pandas as pd
-
-    rows = _our_rows(runs, dataset)
-    labelled = rows["label"].isin([lab for lab in labels if lab is not None])
-    if None in labels:
-        labelled |= rows["label"].isna()
-    rows = rows[labelled]
-    if bits is not None:
-        rows = rows[rows["bits"].isin(list(bits))]
-    if seeds is not None:
-        rows = rows[rows["seed"].isin(list(seeds))]
-    names = {EVALUATIONS[column]: column for column in columns}
-    rows = rows[rows["evaluation"].isin(list(names))].assign(
-        label=lambda f: f["label"].fillna("(main)"), column=lambda f: f["evaluation"].map(names))
-    if rows.empty:
-        return pd.DataFrame(columns=["profile", "source", "label", "bits", "direction", "n", "seeds", *columns])
-    keys = ["profile", "source", "label", "bits", "direction"]
-    values = rows.pivot_table(index=keys, columns="column", values="map", aggfunc="mean")
-    seeds_used = rows.groupby(keys)["seed"].agg(lambda s: sorted(set(int(v) for v in s)))
-    table = values.reindex(columns=[c for c in columns if c in values.columns]).reset_index()
-    table.insert(5, "n", [len(seeds_used[tuple(k)]) for k in table[keys].itertuples(index=False)])
-    table.insert(6, "seeds", [", ".join(map(str, seeds_used[tuple(k)])) for k in table[keys].itertuples(index=False)])
-    order = {label: i for i, label in enumerate(["(main)", *[lab for lab, *_ in ABLATION]])}
-    table["_order"] = table["label"].map(lambda lab: order.get(lab, len(order)))
-    return table.sort_values(["profile", "source", "_order", "label", "bits", "direction"]).drop(
-        columns="_order").reset_index(drop=True)
-
-
-def ablation_table(runs, references, *, dataset: str = "wikipedia"):
-    """The paper's Table 1 (NUS-WIDE TC-10, mAP@50) beside our ablation runs on ``dataset``: one row per
-    ablation step in the paper's order; columns ``(source, direction, bits)``, ``source`` being
-    ``"paper (nus_wide_tc10)"`` or ``"ours (<dataset>, <profile>)"`` (mean over seeds)."""
-    import pandas as pd
-
-    paper = references[references["table"].astype(str) == "1"]
-    ours = evaluations_table(runs, dataset=dataset, labels=[label for label, *_ in ABLATION],
-                             columns=("DJSRH mAP@50",))
-    frame = {}
-    for label, paper_method, description, _ in ABLATION:
-        row = {}
-        for _, ref in paper[paper["method"] == paper_method].iterrows():
-            row[(f"paper ({ref['dataset']})", ref["direction"], int(ref["bits"]))] = ref["value"]
-        for _, our in ours[ours["label"] == label].iterrows():
-            source = f"ours ({dataset}, {our['profile']}{'' if our['source'] == 'fresh' else ', committed'})"
-            row[(source, our["direction"], int(our["bits"]))] = our["DJSRH mAP@50"]
-        frame[f"{description} [{paper_method}]"] = row
-    table = pd.DataFrame.from_dict(frame, orient="index")
-    if len(table.columns):
-        table.columns = pd.MultiIndex.from_tuples(table.columns, names=["source", "direction", "bits"])
-        table = table.reindex(columns=sorted(table.columns, key=lambda c: (not c[0].startswith("paper"), c[0],
-                                                                            c[2], c[1])))
-    table.index.name = "ablation step"
-    return table
+                      metrics_device=torch_device, artifacts={"networks": nets, "dataset": ds},
+                      files={"baselines.json": {"curves": baseline_curves, **baseline_facts}})

@@ -51,6 +51,9 @@ def ap_from_stats(stats: RankStats, protocol: str, ties: str, topk: int) -> torc
     for ``"expected"`` the scan must hold the histograms.
     """
     if ties == "expected":
+        if stats.backend == "numba":
+            from .cpu_kernel import expected_average_precision as compiled
+            return compiled(protocol, stats.hist, stats.rel_hist, topk)
         return expected_average_precision(protocol, stats.hist, stats.rel_hist, topk)
     column = stats.cutoffs.index(topk)
     R = stats.n_relevant

@@ -66,8 +66,12 @@ def as_sign_codes(codes, name: str) -> np.ndarray | torch.Tensor:
         if saw_minus and saw_zero:
             raise ValueError(f"{name}: mixes -1, 0 and +1; use {{-1, +1}} or {{0, 1}}")
         target = out[start:start + rows]
-        target[...] = -1
-        target[plus] = 1
+        if tensor:
+            target[...] = -1
+            target[plus] = 1
+        else:  # 2 * plus - 1, without a masked assignment
+            np.multiply(plus, 2, out=target, dtype=np.int8)
+            target -= 1
     return out
 
 
@@ -99,7 +103,11 @@ def pack_codes(codes) -> np.ndarray:
     ``i // 64``; unused high bits of the last word are 0, so XOR + popcount of two packed codes is their Hamming
     distance. Accepts ``{-1, +1}`` or ``{0, 1}`` numpy arrays or tensors (see :func:`as_sign_codes`).
     """
-    signs = to_numpy(as_sign_codes(codes, "codes"))
+    return pack_signs(to_numpy(as_sign_codes(codes, "codes")))
+
+
+def pack_signs(signs: np.ndarray) -> np.ndarray:
+    """:func:`pack_codes` of codes already validated as int8 ``{-1, +1}`` (:func:`as_sign_codes`)."""
     n, bits = signs.shape
     words = max(1, -(-bits // 64))
     packed = np.zeros((n, words * 8), dtype=np.uint8)

@@ -83,6 +83,9 @@ def relevant_in_top_from_stats(stats: RankStats, ns: Sequence[int], ties: str) -
     """``(nq, len(ns))`` float64: relevant items in the top ``N`` (index ties: exact counts from the scan's grid;
     expected ties: their expectation from the histograms)."""
     if ties == "expected":
+        if stats.backend == "numba":
+            from .cpu_kernel import expected_relevant_in_top as compiled
+            return compiled(stats.hist, stats.rel_hist, ns)
         return expected_relevant_in_top(stats.hist, stats.rel_hist, ns)
     columns = [stats.grid.index(int(n)) for n in ns]
     return stats.grid_counts[:, columns].double()

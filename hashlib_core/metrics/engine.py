@@ -38,6 +38,12 @@ queries x 1M items at 64 bits: CPU ``query_chunk = 2``, ``E ~ 2.1e6`` -> about 2
 far below 70 GB.
 
 CPU work runs with one torch intra-op thread (see :func:`one_torch_thread`); its heavy kernels are numpy.
+
+Compiled backends (the defaults where they are available; this module's numpy/torch scan stays the fallback and
+the reference they are tested against): on the CPU ``"numba"`` (:mod:`~hashlib_core.metrics.cpu_kernel`: two
+counting passes per query, no sort, parallel over queries), on CUDA ``"triton"``
+(:mod:`~hashlib_core.metrics.cuda_kernel`: fused kernels that keep per-(query, distance) counters on chip).
+Both give the same :class:`RankStats`.
 """
 
 from __future__ import annotations
@@ -53,7 +59,8 @@ import torch
 from ..train.progress import progress
 from ..train.threads import torch_threads
 from .codes import (check_code_pair, distance_dtype, distance_operands, exact_matmul_dtype, matmul_distances,
-                    pack_codes, popcount_distances, resolve_compute_device)
+                    pack_signs, popcount_distances, resolve_compute_device, to_numpy)
+from . import cpu_kernel
 from .labels import LabelSets, prepare_labels
 
 _DEFAULTS = {"cpu": {"max_elements": 2**21, "item_chunk": 2**20},
@@ -62,23 +69,35 @@ _OVERRIDES: dict = {}
 _PROGRESS_PAIRS = 5 * 10**8  # show a progress bar only for scans at least this large
 
 
+BACKENDS = ("numba", "numpy", "torch", "triton")
+
+
 @contextlib.contextmanager
 def engine_options(*, backend: str | None = None, max_elements: int | None = None,
-                   item_chunk: int | None = None, matmul_dtype: torch.dtype | None = None) -> Iterator[None]:
+                   item_chunk: int | None = None, matmul_dtype: torch.dtype | None = None,
+                   threads: int | None = None, query_block: int | None = None,
+                   item_tile: int | None = None) -> Iterator[None]:
     """Temporarily override the engine's choices (tests and benchmarks; results never depend on them).
 
-    ``backend``: ``"numpy"`` (CPU: popcount + numpy radix sort) or ``"torch"`` (matmul + ``torch.sort``, the
-    CUDA code path, also runnable on the CPU). ``max_elements``: pairs per chunk. ``item_chunk``: retrieval items
-    per chunk (small values force the two-pass multi-chunk path). ``matmul_dtype``: dtype of the +-1 product.
+    ``backend``: ``"numba"`` (CPU: the compiled counting kernel, the default when numba is installed),
+    ``"numpy"`` (CPU: popcount + numpy radix sort, the reference), ``"torch"`` (matmul + ``torch.sort``, also
+    runnable on the CPU) or ``"triton"`` (CUDA: fused kernels; on the CPU only under ``TRITON_INTERPRET=1``).
+    ``max_elements``: pairs per chunk and ``item_chunk``: retrieval items per chunk (numpy/torch; small values
+    force the two-pass multi-chunk path). ``matmul_dtype``: dtype of the +-1 product (torch). ``threads``,
+    ``query_block`` (queries sharing a tile) and ``item_tile`` (items per tile): the compiled kernels' split of
+    the work (numba; triton uses ``query_block`` and ``item_tile`` as its block sizes, powers of two).
     """
-    if backend not in (None, "numpy", "torch"):
-        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    for name, value in (("max_elements", max_elements), ("item_chunk", item_chunk)):
+    if backend not in (None,) + BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    for name, value in (("max_elements", max_elements), ("item_chunk", item_chunk), ("threads", threads),
+                        ("query_block", query_block), ("item_tile", item_tile)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     saved = dict(_OVERRIDES)
     _OVERRIDES.update({key: value for key, value in (("backend", backend), ("max_elements", max_elements),
-                                                      ("item_chunk", item_chunk), ("matmul_dtype", matmul_dtype))
+                                                      ("item_chunk", item_chunk), ("matmul_dtype", matmul_dtype),
+                                                      ("threads", threads), ("query_block", query_block),
+                                                      ("item_tile", item_tile))
                        if value is not None})
     try:
         yield
@@ -102,8 +121,11 @@ class Problem:
     """Validated codes and labels, ready for scanning on ``device``.
 
     ``backend="numpy"`` (CPU): packed codes and label words are numpy arrays and the per-chunk kernels are numpy
-    (single-threaded, radix sort); ``backend="torch"`` (CUDA, or the CPU when forced): the codes as
-    :func:`~hashlib_core.metrics.codes.distance_operands` in an exact float dtype and label tensors on ``device``.
+    (single-threaded, radix sort); ``backend="numba"`` (CPU): the same packed arrays, scanned by the compiled
+    kernel; ``backend="torch"`` (CUDA, or the CPU when forced): the codes as
+    :func:`~hashlib_core.metrics.codes.distance_operands` in an exact float dtype and label tensors on ``device``;
+    ``backend="triton"``: packed int64 code words and label words as tensors on ``device``
+    (``query_words``/``retrieval_words`` are then tensors).
     """
 
     bits: int
@@ -118,6 +140,7 @@ class Problem:
     retrieval_operands: torch.Tensor | None = None
     max_elements: int = 2**21
     item_chunk: int = 2**20
+    options: dict = field(default_factory=dict)  # compiled kernels: threads, query_block, item_tile
 
     @property
     def buckets(self) -> int:
@@ -126,7 +149,7 @@ class Problem:
     def distances(self, q0: int, q1: int, r0: int, r1: int):
         """``(q1 - q0, r1 - r0)`` Hamming distances (uint8 up to 255 bits): numpy (numpy backend) or a tensor."""
         np_dtype, torch_dtype = distance_dtype(self.bits)
-        if self.backend == "numpy":
+        if self.backend in ("numpy", "numba"):
             return popcount_distances(self.query_words[q0:q1], self.retrieval_words[r0:r1], out_dtype=np_dtype)
         return matmul_distances(self.query_operands[q0:q1], self.retrieval_operands[r0:r1], torch_dtype)
 
@@ -137,10 +160,23 @@ class Problem:
     def stable_argsort(self, dist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per row, the order that sorts ``dist`` ascending with ties by ascending column (stable), and the
         sorted distances when they come for free (``torch.sort``)."""
-        if self.backend == "numpy":  # numpy's stable sort of small integers is a radix sort
+        if self.backend in ("numpy", "numba"):  # numpy's stable sort of small integers is a radix sort
             return torch.from_numpy(np.argsort(dist.numpy(), axis=1, kind="stable")), None
         values, order = torch.sort(dist, dim=1, stable=True)
         return order, values
+
+
+def default_backend(device: torch.device, bits: int) -> str:
+    """The backend a scan on ``device`` uses unless :func:`engine_options` says otherwise: ``"numba"`` on the CPU
+    when numba is installed (else ``"numpy"``); ``"triton"`` on CUDA when Triton is installed and its kernels passed
+    their one-time self-check against the torch path on this GPU (else ``"torch"``)."""
+    if device.type == "cpu":
+        return "numba" if cpu_kernel.supports(bits) else "numpy"
+    if device.type == "cuda":
+        from . import cuda_kernel
+        if cuda_kernel.unsupported_reason(device, bits) is None and cuda_kernel.self_check(device):
+            return "triton"
+    return "torch"
 
 
 def prepare_problem(query_codes, retrieval_codes, query_labels, retrieval_labels, device=None) -> Problem:
@@ -150,15 +186,29 @@ def prepare_problem(query_codes, retrieval_codes, query_labels, retrieval_labels
     n_query, bits = query.shape
     n_items = retrieval.shape[0]
     labels = prepare_labels(query_labels, retrieval_labels, n_query, n_items)
-    backend = _OVERRIDES.get("backend") or ("numpy" if target.type == "cpu" else "torch")
-    if backend == "numpy" and target.type != "cpu":
-        raise ValueError(f"the numpy backend runs on the CPU only, not on {target}")
+    backend = _OVERRIDES.get("backend") or default_backend(target, bits)
+    if backend in ("numpy", "numba") and target.type != "cpu":
+        raise ValueError(f"the {backend} backend runs on the CPU only, not on {target}")
+    if backend == "numba" and not cpu_kernel.supports(bits):
+        raise ValueError("backend 'numba' needs numba installed (pip install numba, or hashbook[fast]) and at most "
+                         f"{cpu_kernel._MAX_BITS} bits")
+    if backend == "triton":
+        from . import cuda_kernel
+        reason = cuda_kernel.unsupported_reason(target, bits)
+        if reason:
+            raise ValueError(f"backend 'triton': {reason}")
     defaults = _DEFAULTS["cuda" if target.type == "cuda" else "cpu"]
     problem = Problem(bits=bits, n_query=n_query, n_items=n_items, device=target, backend=backend, labels=labels,
                       max_elements=_OVERRIDES.get("max_elements", defaults["max_elements"]),
-                      item_chunk=_OVERRIDES.get("item_chunk", defaults["item_chunk"]))
-    if backend == "numpy":
-        problem.query_words, problem.retrieval_words = pack_codes(query), pack_codes(retrieval)
+                      item_chunk=_OVERRIDES.get("item_chunk", defaults["item_chunk"]),
+                      options={key: _OVERRIDES[key] for key in ("threads", "query_block", "item_tile")
+                               if key in _OVERRIDES})
+    if backend in ("numpy", "numba"):
+        problem.query_words = pack_signs(to_numpy(query))
+        problem.retrieval_words = pack_signs(to_numpy(retrieval))
+    elif backend == "triton":
+        problem.query_words = torch.from_numpy(pack_signs(to_numpy(query)).view(np.int64)).to(target)
+        problem.retrieval_words = torch.from_numpy(pack_signs(to_numpy(retrieval)).view(np.int64)).to(target)
     else:
         dtype = _OVERRIDES.get("matmul_dtype") or exact_matmul_dtype(bits, target)
         problem.query_operands = distance_operands(torch.as_tensor(query).to(target), bits, "query", dtype)
@@ -190,6 +240,7 @@ class RankStats:
     grid: tuple[int, ...] = ()
     grid_counts: torch.Tensor | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    backend: str = ""  # the scan that produced it; "numba": the expected-ties closed forms run compiled too
 
 
 _INVERSE_CACHE: dict = {}
@@ -342,6 +393,18 @@ def scan(problem: Problem, *, histogram: bool = True, cutoffs: Sequence[int] = (
         raise ValueError(f"grid must be strictly increasing, got {grid}")
     need_ranks = bool(cutoffs or grid)
     nq, n_items, buckets, device = problem.n_query, problem.n_items, problem.buckets, problem.device
+    if problem.backend in ("numba", "triton"):
+        bar = progress(total=nq, desc="hamming ranking") if nq * n_items >= _PROGRESS_PAIRS else None
+        try:
+            if problem.backend == "numba":
+                return cpu_kernel.scan_compiled(problem, histogram=histogram, cutoffs=cutoffs, first=first,
+                                                grid=grid, bar=bar, **problem.options)
+            from . import cuda_kernel
+            return cuda_kernel.scan_fused(problem, histogram=histogram, cutoffs=cutoffs, first=first, grid=grid,
+                                          bar=bar, **problem.options)
+        finally:
+            if bar is not None:
+                bar.close()
     use_numpy = problem.backend == "numpy"
     histograms = _histograms_numpy if use_numpy else _histograms_torch
     item_chunk = min(n_items, problem.item_chunk)
@@ -439,4 +502,5 @@ def validate_topk(topk, n_items: int) -> int:
     return int(min(int(topk), n_items))
 
 
-__all__ = ["Problem", "RankStats", "prepare_problem", "scan", "engine_options", "validate_topk", "one_torch_thread"]
+__all__ = ["BACKENDS", "Problem", "RankStats", "default_backend", "prepare_problem", "scan", "engine_options",
+           "validate_topk", "one_torch_thread"]

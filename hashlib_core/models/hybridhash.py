@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HybridHashConfig", "PRESETS", "config_for", "HybridHashNet", "stage_parameter_counts"]
+__all__ = ["HybridHashConfig", "PRESETS", "config_for", "HybridHashNet", "stage_parameter_counts", "BACKBONES",
+           "PretrainedFrontConfig", "PretrainedFrontHashNet", "pretrained_front_config"]
 
 
 @dataclass(frozen=True)
@@ -373,12 +374,16 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def stage_parameter_counts(model: HybridHashNet) -> dict[str, int]:
+def stage_parameter_counts(model: "HybridHashNet | PretrainedFrontHashNet") -> dict[str, int]:
     """Number of parameters per part, in forward order (``patch_embed``, ``stage 1``, ``interaction 1->2``, ...,
-    ``norm``, ``hash layer``), counted from the model itself."""
+    ``norm``, ``hash layer``; for a :class:`PretrainedFrontHashNet`: ``front``, ``neck``, ``hash layer``), counted
+    from the model itself."""
     def count(module: nn.Module) -> int:
         return sum(p.numel() for p in module.parameters())
 
+    if isinstance(model, PretrainedFrontHashNet):
+        return {"front": sum(p.numel() for p in model.front_map.map_parameters()), "neck": count(model.neck),
+                "hash layer": count(model.hash_layer)}
     counts = {"patch_embed": count(model.patch_embed)}
     for i, stage in enumerate(model.stages):
         if i > 0:
@@ -387,3 +392,143 @@ def stage_parameter_counts(model: HybridHashNet) -> dict[str, int]:
     counts["norm"] = count(model.norm)
     counts["hash layer"] = count(model.hash_layer)
     return counts
+
+
+# ---------------------------------------------------------------------------------------------- pretrained front
+
+#: The networks a HybridHash run can hash with (``backbone`` parameter of ``methods.hybridhash``): ``"hybrid"`` is
+#: :class:`HybridHashNet`; the others put the same hash layer (:class:`HashLayer`, the widths of a preset) on an
+#: ImageNet-pretrained EfficientNet-Lite0 (local weights, :mod:`hashlib_core.models.backbones`), frozen or fine-tuned.
+BACKBONES: dict[str, str] = {
+    "hybrid": "HybridHash's own hybrid convolution + self-attention network (NesT-style stages)",
+    "efficientnet_lite0_frozen": "ImageNet EfficientNet-Lite0, frozen (eval mode, no gradients); only neck and hash "
+                                 "layer train",
+    "efficientnet_lite0_finetune": "ImageNet EfficientNet-Lite0, fine-tuned with the neck and hash layer",
+}
+#: Default input side of the pretrained front: CIFAR-10's 32 px images upsampled 2x (bilinear). Its 32x downsampling
+#: gives a 2 x 2 map into the hash layer, as the small preset's last stage has on 32 px inputs.
+PRETRAINED_IMAGE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class PretrainedFrontConfig:
+    """A :class:`PretrainedFrontHashNet`: ``backbone`` (a key of :data:`BACKBONES` other than ``"hybrid"``), the
+    input side, whether the front trains, the neck / hash-layer width, heads and pooled grid (a preset's last stage),
+    and the input normalisation the front's weights were trained with (per channel, on [0, 1] pixels)."""
+
+    backbone: str = "efficientnet_lite0_frozen"
+    image_size: int = PRETRAINED_IMAGE_SIZE
+    frozen: bool = True
+    front_dim: int = 1280
+    dim: int = 192
+    num_heads: int = 8
+    hash_pool_grid: int = 2
+    input_mean: tuple[float, ...] = (127.0 / 255.0,) * 3
+    input_std: tuple[float, ...] = (128.0 / 255.0,) * 3
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES or self.backbone == "hybrid":
+            raise ValueError(f"PretrainedFrontConfig: backbone {self.backbone!r} is not a pretrained front; known: "
+                             f"{', '.join(k for k in BACKBONES if k != 'hybrid')}")
+        if self.image_size < 32 or self.image_size % 32:
+            raise ValueError(f"PretrainedFrontConfig: image_size={self.image_size} must be a positive multiple of 32 "
+                             f"(EfficientNet-Lite0 downsamples 32x)")
+        if self.dim % self.num_heads:
+            raise ValueError(f"PretrainedFrontConfig: dim {self.dim} is not divisible by {self.num_heads} heads")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pretrained_front_config(backbone: str, model_size: str | HybridHashConfig = "small",
+                            image_size: int | None = None) -> PretrainedFrontConfig:
+    """The config of ``backbone`` (``"efficientnet_lite0_frozen"`` | ``"efficientnet_lite0_finetune"``) whose neck
+    and hash layer take the last stage's width, heads and pooled grid of ``model_size`` (so its hash layer is that
+    preset's), at ``image_size`` (None: :data:`PRETRAINED_IMAGE_SIZE`)."""
+    if backbone not in BACKBONES or backbone == "hybrid":
+        raise ValueError(f"backbone: {backbone!r} is not a pretrained front; known: "
+                         f"{', '.join(k for k in BACKBONES if k != 'hybrid')}")
+    preset = config_for(model_size)
+    return PretrainedFrontConfig(backbone=backbone, image_size=int(image_size or PRETRAINED_IMAGE_SIZE),
+                                 frozen=backbone.endswith("_frozen"), dim=preset.embed_dims[-1],
+                                 num_heads=preset.num_heads[-1], hash_pool_grid=preset.hash_pool_grid,
+                                 name=f"{backbone}+{preset.name} hash layer")
+
+
+class EfficientNetLite0Map(nn.Module):
+    """EfficientNet-Lite0 up to its last 1x1 convolution (after batch norm and ReLU6), without pooling:
+    (B, 3, S, S) -> (B, 1280, S/32, S/32). ``net`` keeps :class:`~hashlib_core.models.backbones.EfficientNetLite0`'s
+    parameter names (``net._conv_stem.weight``, ...), so its ImageNet file loads into ``net`` unchanged; the
+    ImageNet classifier ``net._fc`` is kept only for that and never used (no gradient, not counted)."""
+
+    def __init__(self):
+        super().__init__()
+        from .backbones import EfficientNetLite0
+
+        self.net = EfficientNetLite0()
+        self.net._fc.requires_grad_(False)
+
+    def map_parameters(self) -> list[nn.Parameter]:
+        """The parameters the map uses (all but the unused classifier ``net._fc``)."""
+        return [p for name, p in self.net.named_parameters() if not name.startswith("_fc.")]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        x = net.act(net._bn0(net._conv_stem(x)))
+        for block in net._blocks:
+            x = block(x)
+        return net.act(net._bn1(net._conv_head(x)))
+
+
+class PretrainedFrontHashNet(nn.Module):
+    """HybridHash's hash layer on a pretrained front: images (B, 3, S, S) normalised with ``config.input_mean`` /
+    ``input_std`` -> relaxed codes (B, bits) in (-1, 1).
+
+    front (EfficientNet-Lite0 map, (B, 1280, S/32, S/32); wrapped in
+    :class:`~hashlib_core.models.backbones.FrozenFeatures` when ``config.frozen``) -> neck (1x1 conv 1280 -> ``dim``
+    and channel LayerNorm, the counterpart of :class:`HybridHashNet`'s final ``norm``) -> :class:`HashLayer`
+    (``dim``, ``num_heads``, ``hash_pool_grid``). The front starts from random weights: load ImageNet ones with
+    :meth:`load_front_weights`."""
+
+    def __init__(self, config: PretrainedFrontConfig, bits: int):
+        super().__init__()
+        if not isinstance(bits, int) or bits < 1:
+            raise ValueError(f"bits must be a positive integer, got {bits!r}")
+        from .backbones import FrozenFeatures
+
+        self.config, self.bits = config, bits
+        front_map = EfficientNetLite0Map()
+        self.front = FrozenFeatures(front_map) if config.frozen else front_map
+        self.neck = nn.Sequential(nn.Conv2d(config.front_dim, config.dim, kernel_size=1),
+                                  ChannelLayerNorm(config.dim, eps=1e-6))
+        self.hash_layer = HashLayer(config.dim, bits, config.num_heads, config.hash_pool_grid)
+        self.neck.apply(_init_weights)
+        self.hash_layer.apply(_init_weights)
+        nn.init.trunc_normal_(self.hash_layer.global_branch.pos_embed, std=0.02)  # as HybridHashNet's pos_embeds
+
+    @property
+    def front_map(self) -> EfficientNetLite0Map:
+        """The EfficientNet-Lite0 map module (inside the :class:`FrozenFeatures` wrapper when frozen)."""
+        return self.front.module if self.config.frozen else self.front
+
+    def load_front_weights(self, path) -> "LoadReport":
+        """Load an EfficientNet-Lite0 state dict (every tensor must load) into the front; returns the report."""
+        from .weights import load_weights
+
+        return load_weights(self.front_map.net, path, require_all=True)
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The neck's and hash layer's parameters (those that always train)."""
+        return [*self.neck.parameters(), *self.hash_layer.parameters()]
+
+    def front_parameters(self) -> list[nn.Parameter]:
+        """The front's parameters that train (none when frozen)."""
+        return [p for p in self.front_map.map_parameters() if p.requires_grad]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != c.image_size or x.shape[3] != c.image_size:
+            raise ValueError(f"PretrainedFrontHashNet expects images of shape (B, 3, {c.image_size}, "
+                             f"{c.image_size}), got {tuple(x.shape)}")
+        return self.hash_layer(self.neck(self.front(x)))

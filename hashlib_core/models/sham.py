@@ -15,8 +15,18 @@ by alternating
   ``(B^T B) W^T + W^T (gamma Y^T Y) = (1 + gamma) B^T Y`` (``scipy.linalg.solve_sylvester``); ``Y^T Y`` is
   positive definite because the one-hot class rows are part of ``Y``, so the solution is unique for gamma > 0.
 
-``W`` starts as a random orthogonal matrix (seeded), the alternation runs ``iterations`` times (50 in the paper)
-and the ``W`` with the lowest objective is kept. The sign of the relaxed solution is not an exact minimiser over
+``W`` starts as a random orthogonal matrix, the alternation runs ``iterations`` times (50 in the paper) and one
+``W`` of the trace is kept. Two switches name what the recipes do (``hashlib_core.methods.dchn.RECIPES``):
+
+- ``init``: ``"seeded"`` (ours) draws the initial ``W`` with ``numpy.random.default_rng(seed)`` (QR of a Gaussian
+  matrix), so it follows the run seed; ``"fixed"`` (the authors' code) draws a Gaussian matrix from
+  ``numpy.random.RandomState(5555)`` and keeps the orthogonal factor ``U V^T`` of its SVD, the same ``W`` for every
+  run seed. Which shape the authors draw and which SVD factor they keep could not be told apart from the facts we
+  have, so the fixed ``W`` is the authors' *rule* (fixed seed, Gaussian, SVD, orthonormal), not their bytes.
+- ``selection``: ``"frobenius"`` (ours) keeps the ``W`` with the lowest ``J``; ``"l1"`` (the authors' code) keeps
+  the one with the lowest L1-type loss ``mean_i sum_j |Y - B W^T|_ij + gamma mean_i sum_j |B - Y W|_ij``
+  (:func:`sham_l1_loss`; rows ``i`` of ``Y``), evaluated on the same ``(B, W)`` pair as ``J``: the B step's codes
+  and the W step's solution of one alternation (the authors' order: B step, then W step). The sign of the relaxed solution is not an exact minimiser over
 {-1, +1}, so the authors' alternation can raise the objective (it does on multi-label sets such as MIRFLICKR-25K;
 hence "keep the best W"). With ``monotone=True`` (default) an alternation whose relaxed-sign B step would end
 above the previous objective is replaced by a discrete coordinate-descent B step started from the previous ``B``
@@ -25,7 +35,8 @@ recorded objective is then non-increasing. ``monotone=False`` is the authors' al
 each iteration took is recorded (``b_step``).
 
 A sample's target code is ``o = sgn(y W)`` (:meth:`ShamResult.target_codes`). Results are cached on disk
-under a key holding the dataset, bits, gamma, available_num, seed, iterations and the SHA-256 of ``Y`` (the
+under a key holding the dataset, bits, gamma, available_num, seed, iterations, monotone, init, selection and the
+SHA-256 of ``Y`` (the
 original code's cache key omits the dataset, so two datasets with the same settings silently share a ``W``).
 """
 
@@ -42,7 +53,11 @@ import scipy.linalg
 
 from ..records.io import atomic_write_npz, sha256_array
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: the authors' fixed NumPy seed of SHAM's initial W (``init="fixed"``)
+AUTHORS_INIT_SEED = 5555
+SHAM_INITS = ("seeded", "fixed")
+SHAM_SELECTIONS = ("frobenius", "l1")
 
 
 def sign_pm1(values: np.ndarray) -> np.ndarray:
@@ -66,6 +81,7 @@ class ShamResult:
     objective: list[float]                # J after each alternation (index 0 = first iteration)
     b_step: list[str]                     # per iteration: "relaxed-sign" (the authors') or "coordinate"
     best_iteration: int                   # index into ``objective`` of the kept W
+    selection_loss: list[float] = field(default_factory=list)  # the criterion the W was kept by, per iteration
     settings: dict = field(default_factory=dict)  # bits, gamma, available_num, seed, iterations, dataset, ...
     cache_path: str | None = None
     from_cache: bool = False
@@ -88,6 +104,7 @@ class ShamResult:
     def summary(self) -> dict:
         """JSON-ready description for a run record (settings, objective trace, best iteration, cache use)."""
         return {**self.settings, "objective": [float(v) for v in self.objective],
+                "selection_loss": [float(v) for v in self.selection_loss],
                 "b_step": list(self.b_step),
                 "best_iteration": int(self.best_iteration),
                 "best_objective": float(self.objective[self.best_iteration]),
@@ -113,6 +130,12 @@ def sham_label_matrix(train_labels: np.ndarray, available_num: int, seed: int) -
 def sham_objective(Y: np.ndarray, B: np.ndarray, W: np.ndarray, gamma: float) -> float:
     """``J(B, W) = ||Y - B W^T||_F^2 + gamma ||B - Y W||_F^2``."""
     return float(np.sum((Y - B @ W.T) ** 2) + gamma * np.sum((B - Y @ W) ** 2))
+
+
+def sham_l1_loss(Y: np.ndarray, B: np.ndarray, W: np.ndarray, gamma: float) -> float:
+    """The authors' criterion for keeping a W: ``mean_i sum_j |Y - B W^T|_ij + gamma mean_i sum_j |B - Y W|_ij``
+    (row means over the n label rows of the summed absolute entries)."""
+    return float(np.abs(Y - B @ W.T).sum(axis=1).mean() + gamma * np.abs(B - Y @ W).sum(axis=1).mean())
 
 
 def sham_b_step(Y: np.ndarray, W: np.ndarray, gamma: float) -> np.ndarray:
@@ -154,6 +177,14 @@ def sham_coordinate_b_step(Y: np.ndarray, W: np.ndarray, B: np.ndarray, gamma: f
     return B
 
 
+def _fixed_init(num_classes: int, bits: int) -> np.ndarray:
+    """The authors' rule: a Gaussian (C, bits) matrix from ``RandomState(5555)``, replaced by the orthogonal factor
+    ``U V^T`` of its SVD (orthonormal rows when C <= bits, orthonormal columns otherwise); independent of any seed."""
+    gaussian = np.random.RandomState(AUTHORS_INIT_SEED).standard_normal((num_classes, bits))
+    u, _, vt = np.linalg.svd(gaussian, full_matrices=False)
+    return u @ vt
+
+
 def _orthogonal_init(num_classes: int, bits: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     q, r = np.linalg.qr(rng.standard_normal((max(num_classes, bits), min(num_classes, bits))))
@@ -161,9 +192,17 @@ def _orthogonal_init(num_classes: int, bits: int, seed: int) -> np.ndarray:
     return q if num_classes >= bits else q.T
 
 
+def _check_switches(init: str, selection: str) -> None:
+    if init not in SHAM_INITS:
+        raise ValueError(f"SHAM init must be one of {SHAM_INITS}, got {init!r}")
+    if selection not in SHAM_SELECTIONS:
+        raise ValueError(f"SHAM selection must be one of {SHAM_SELECTIONS}, got {selection!r}")
+
+
 def solve_sham(Y: np.ndarray, bits: int, *, gamma: float = 1.0, iterations: int = 50, seed: int = 0,
-               monotone: bool = True) -> ShamResult:
-    """Run the SHAM alternation on a given label matrix ``Y`` (n, C); no cache. See the module docstring."""
+               monotone: bool = True, init: str = "seeded", selection: str = "frobenius") -> ShamResult:
+    """Run the SHAM alternation on a given label matrix ``Y`` (n, C); no cache. See the module docstring
+    (``init``: ``"seeded"`` | ``"fixed"``; ``selection``: ``"frobenius"`` | ``"l1"``)."""
     Y = np.asarray(Y, dtype=np.float64)
     if Y.ndim != 2:
         raise ValueError(f"Y: expected a 2-D label matrix, got shape {Y.shape}")
@@ -173,10 +212,11 @@ def solve_sham(Y: np.ndarray, bits: int, *, gamma: float = 1.0, iterations: int 
         raise ValueError(f"gamma must be > 0 (the W step's Sylvester equation is singular otherwise), got {gamma!r}")
     if not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
-    W = _orthogonal_init(Y.shape[1], int(bits), seed)
+    _check_switches(init, selection)
+    W = _orthogonal_init(Y.shape[1], int(bits), seed) if init == "seeded" else _fixed_init(Y.shape[1], int(bits))
     B = None
     previous = np.inf
-    objective, steps = [], []
+    objective, steps, criterion = [], [], []
     best_W, best_B, best_value, best_iteration = W, None, np.inf, 0
     for iteration in range(int(iterations)):
         new_B = sham_b_step(Y, W, gamma)
@@ -189,12 +229,15 @@ def solve_sham(Y: np.ndarray, bits: int, *, gamma: float = 1.0, iterations: int 
         B, W, previous = new_B, new_W, value
         objective.append(value)
         steps.append(step)
-        if value < best_value:
-            best_W, best_B, best_value, best_iteration = W, B, value, iteration
+        kept_by = value if selection == "frobenius" else sham_l1_loss(Y, B, W, gamma)
+        criterion.append(kept_by)
+        if kept_by < best_value:
+            best_W, best_B, best_value, best_iteration = W, B, kept_by, iteration
     settings = {"bits": int(bits), "gamma": float(gamma), "iterations": int(iterations), "seed": int(seed),
-                "monotone": bool(monotone), "label_rows": int(Y.shape[0]), "num_classes": int(Y.shape[1])}
+                "monotone": bool(monotone), "init": init, "selection": selection,
+                "label_rows": int(Y.shape[0]), "num_classes": int(Y.shape[1])}
     return ShamResult(W=best_W, B=best_B.astype(np.int8), objective=objective, b_step=steps,
-                      best_iteration=best_iteration, settings=settings)
+                      best_iteration=best_iteration, settings=settings, selection_loss=criterion)
 
 
 def _slug(text: str) -> str:
@@ -202,10 +245,11 @@ def _slug(text: str) -> str:
 
 
 def sham_cache_key(*, dataset: str, bits: int, gamma: float, available_num: int, seed: int, iterations: int,
-                   monotone: bool, label_sha256: str) -> str:
+                   monotone: bool, label_sha256: str, init: str = "seeded", selection: str = "frobenius") -> str:
     """File name (without folder) of a cached SHAM: every setting that changes ``W`` is part of it."""
     return (f"sham-v{CACHE_VERSION}-{_slug(dataset)}-{int(bits)}b-g{float(gamma):g}-a{int(available_num)}"
-            f"-s{int(seed)}-it{int(iterations)}-{'mono' if monotone else 'plain'}-{label_sha256[:16]}.npz")
+            f"-s{int(seed)}-it{int(iterations)}-{'mono' if monotone else 'plain'}-init_{_slug(init)}"
+            f"-sel_{_slug(selection)}-{label_sha256[:16]}.npz")
 
 
 def _read_cache(path: Path, label_sha256: str) -> ShamResult | None:
@@ -216,23 +260,28 @@ def _read_cache(path: Path, label_sha256: str) -> ShamResult | None:
             return ShamResult(W=np.array(data["W"], dtype=np.float64), B=np.array(data["B"], dtype=np.int8),
                               objective=[float(v) for v in data["objective"]],
                               b_step=[str(v) for v in data["b_step"]],
-                              best_iteration=int(data["best_iteration"]), cache_path=str(path), from_cache=True)
+                              best_iteration=int(data["best_iteration"]),
+                              selection_loss=[float(v) for v in data["selection_loss"]],
+                              cache_path=str(path), from_cache=True)
     except Exception as exc:  # unreadable or truncated cache: recompute and overwrite
         warnings.warn(f"SHAM cache file {path} is unreadable ({exc}); recomputing it", stacklevel=3)
         return None
 
 
 def fit_sham(train_labels: np.ndarray, bits: int, *, dataset: str, gamma: float = 1.0, available_num: int = 100,
-             seed: int = 0, iterations: int = 50, monotone: bool = True,
-             cache_dir: str | os.PathLike | None | bool = None) -> ShamResult:
+             seed: int = 0, iterations: int = 50, monotone: bool = True, init: str = "seeded",
+             selection: str = "frobenius", cache_dir: str | os.PathLike | None | bool = None) -> ShamResult:
     """Fit SHAM on the training labels of ``dataset`` and return the kept ``W`` with its objective trace.
 
     ``train_labels``: (n, C) multi-hot training labels (only labels: no view is needed). ``available_num`` real
     label rows (DCHN_100: 100, DCHN_0: 0) are drawn with ``seed`` and stacked under the C class rows.
-    ``cache_dir``: folder for the on-disk cache (``None`` = :func:`default_cache_dir`, ``False`` = no cache).
+    ``init`` / ``selection``: see the module docstring (ours: ``"seeded"`` / ``"frobenius"``; the authors' code:
+    ``"fixed"`` / ``"l1"``). ``cache_dir``: folder for the on-disk cache (``None`` = :func:`default_cache_dir`,
+    ``False`` = no cache).
     """
     if not dataset or not isinstance(dataset, str):
         raise ValueError(f"dataset must be the dataset's name (part of the SHAM cache key), got {dataset!r}")
+    _check_switches(init, selection)
     Y = sham_label_matrix(train_labels, available_num, seed)
     label_sha256 = sha256_array(Y)
     settings = {"dataset": dataset, "available_num": int(available_num), "label_sha256": label_sha256}
@@ -241,19 +290,22 @@ def fit_sham(train_labels: np.ndarray, bits: int, *, dataset: str, gamma: float 
         folder = Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
         path = folder / "sham" / sham_cache_key(dataset=dataset, bits=bits, gamma=gamma, available_num=available_num,
                                                 seed=seed, iterations=iterations, monotone=monotone,
-                                                label_sha256=label_sha256)
+                                                label_sha256=label_sha256, init=init, selection=selection)
         if path.is_file():
             cached = _read_cache(path, label_sha256)
             if cached is not None and cached.W.shape == (Y.shape[1], bits):
                 cached.settings = {"bits": int(bits), "gamma": float(gamma), "iterations": int(iterations),
-                                   "seed": int(seed), "monotone": bool(monotone), "label_rows": int(Y.shape[0]),
+                                   "seed": int(seed), "monotone": bool(monotone), "init": init,
+                                   "selection": selection, "label_rows": int(Y.shape[0]),
                                    "num_classes": int(Y.shape[1]), **settings}
                 return cached
-    result = solve_sham(Y, bits, gamma=gamma, iterations=iterations, seed=seed, monotone=monotone)
+    result = solve_sham(Y, bits, gamma=gamma, iterations=iterations, seed=seed, monotone=monotone, init=init,
+                        selection=selection)
     result.settings.update(settings)
     if path is not None:
         atomic_write_npz(path, W=result.W, B=result.B, objective=np.asarray(result.objective),
                          b_step=np.asarray(result.b_step),
-                         best_iteration=np.asarray(result.best_iteration), label_sha256=np.asarray(label_sha256))
+                         best_iteration=np.asarray(result.best_iteration),
+                         selection_loss=np.asarray(result.selection_loss), label_sha256=np.asarray(label_sha256))
         result.cache_path = str(path)
     return result

@@ -1,9 +1,10 @@
-"""Run records: atomic I/O, the per-run folder (metrics.json and friends), manifests, the papers' reference
-numbers, run tables, comparison tables, figures, the grid runner (``records.grid``) and the book build
-(``records.book``).
+"""Run records, the run folder and only that: atomic I/O (:mod:`.io`), ``finish_run`` / ``RunResult`` /
+``validate_record`` (:mod:`.run`), manifests (:mod:`.manifest`), the papers' reference numbers
+(:mod:`.references`) and reading run folders back (:mod:`.runs`: ``load_runs``, ``load_curves``, ``load_history``).
 
-``manifest``, ``grid`` and ``book`` are also command-line modules (``python -m hashlib_core.records.grid``), so
-their names below are imported on first use rather than with the package.
+Executing runs is :mod:`hashlib_core.grid`, what chapters show is :mod:`hashlib_core.report`, the book build is
+:mod:`hashlib_core.book`; ``records`` imports none of them. ``manifest`` is also a command-line module
+(``python -m hashlib_core.records.manifest``), so its names below are imported on first use.
 """
 
 from importlib import import_module
@@ -13,16 +14,13 @@ from .io import (atomic_write_json, atomic_write_npz, atomic_write_text, git_com
 from .run import REQUIRED_KEYS, RunResult, finish_run, validate_record
 from .references import load_references
 from .runs import load_curves, load_history, load_runs
-from .tables import comparison_table, paper_layout_table, style_table
 
-_LAZY = {"build_manifest": "manifest", "write_manifest": "manifest", "commit_records": "grid", "run_grid": "grid",
-         "build_book": "book"}
+_LAZY = {"build_manifest": "manifest", "write_manifest": "manifest"}
 
 __all__ = [
     "atomic_write_json", "atomic_write_npz", "atomic_write_text", "git_commit", "read_json", "sha256_array",
     "sha256_file", "REQUIRED_KEYS", "RunResult", "finish_run", "validate_record",
-    "load_references", "load_curves", "load_history", "load_runs", "comparison_table", "paper_layout_table",
-    "style_table", *_LAZY,
+    "load_references", "load_curves", "load_history", "load_runs", *_LAZY,
 ]
 
 

@@ -7,7 +7,7 @@ run ...``, e.g. on a GPU machine without Jupyter) write it on the same machine r
 
 Keys: ``manifest_version, created, made_by`` (``grid`` | ``cli`` | ``collect``), ``run_id, profile, method,
 notebook, spec`` (dataset, bits, seed, epochs, label, params) and ``spec_hash`` (grid runs only: see
-:func:`hashlib_core.records.grid.spec_hash`), ``git_commit`` (of the code that ran), ``versions`` (packages),
+:func:`hashlib_core.grid.spec_hash`), ``git_commit`` (of the code that ran), ``versions`` (packages),
 ``python, platform, device, data_sha256`` (file -> sha256), ``split`` and ``split_seed``, ``train_seconds``,
 ``wall_seconds`` (the whole notebook; ``None`` when not measured) and ``files`` (sha256 of each JSON record
 file, :func:`record_files`).

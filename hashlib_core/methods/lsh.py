@@ -1,0 +1,20 @@
+"""Training-free baseline ``lsh``.
+
+Locality-sensitive hashing: the sign of a seeded Gaussian projection of the centred features (one view at a time;
+cross-view LSH in a common space is the ``cca`` method).
+
+The run itself (data, frozen image features, split, evaluation, run folder) is shared by every baseline:
+:mod:`hashlib_core.methods.training_free`, which documents applicability, seeds and the evaluation.
+"""
+
+from __future__ import annotations
+
+from . import training_free
+
+METHOD = "lsh"
+#: PARAMETERS (defaults; None: the profile's, or chosen on a hold-out of the training rows), PARAMETER_HELP (one
+#: line each, ``python -m hashlib_core run lsh --help``), PROFILES, GRID (every spec runs
+#: ``notebooks/baseline.ipynb`` with ``method="lsh"``) and ``run`` (the standard signature)
+PARAMETERS, PARAMETER_HELP, PROFILES, GRID, run = training_free.method_entry(METHOD)
+#: the grid calls run() in its own process (a fit of a second or less; see grid.runner.runs_in_process)
+IN_PROCESS = True
