@@ -14,7 +14,7 @@ from hashlib_core.baselines.linear import (PCA, holdout_rows, procrustes, random
 from hashlib_core.baselines.lsh import LSHHash
 from hashlib_core.baselines.pca_rotation import PCARotationHash
 from hashlib_core.baselines.ridge import fit_ridge_hasher
-from hashlib_core.baselines.ridge_sham import RidgeShamHash, fit_ridge
+from hashlib_core.baselines.ridge_sham import RidgeShamHash
 from hashlib_core.models.sham import solve_sham
 
 
@@ -302,7 +302,8 @@ def test_choose_l2_and_classifier_hash_use_sham_codes():
 def test_ridge_dual_form_equals_the_primal():
     rng = _rng(17)
     X, T = rng.standard_normal((10, 30)), np.where(rng.random((10, 6)) < 0.5, -1.0, 1.0)
-    dual, primal = fit_ridge(X, T, ridge=2.0), fit_ridge_hasher(X, T, ridge=2.0)
+    dual, primal = fit_ridge_hasher(X, T, ridge=2.0, form="dual"), fit_ridge_hasher(X, T, ridge=2.0, form="primal")
+    assert np.array_equal(fit_ridge_hasher(X, T, ridge=2.0).coef, dual.coef)  # auto: n < d -> dual
     np.testing.assert_allclose(dual.coef, primal.coef, atol=1e-10)
     np.testing.assert_allclose(dual.intercept, primal.intercept)
     sham = solve_sham(np.eye(3), 6, iterations=5, seed=1)

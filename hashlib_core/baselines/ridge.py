@@ -36,9 +36,13 @@ class RidgeHasher:
         return np.where(self.predict(features) > 0, 1, -1).astype(np.int8)
 
 
-def fit_ridge_hasher(features: np.ndarray, targets: np.ndarray, *, ridge: float = 1.0) -> RidgeHasher:
+def fit_ridge_hasher(features: np.ndarray, targets: np.ndarray, *, ridge: float = 1.0,
+                     form: str = "auto") -> RidgeHasher:
     """Fit ``min ||Z P + 1 c - T||^2 + ridge ||P||^2`` on standardised training features ``Z`` (n, d) and target
-    codes ``T`` (n, bits) in {-1, +1}; the intercept ``c`` is not penalised."""
+    codes ``T`` (n, bits) in {-1, +1}; the intercept ``c`` is not penalised.
+
+    ``form``: ``"primal"`` solves the d x d system ``(Z^T Z + ridge I) P = Z^T (T - c)``; ``"dual"`` the n x n
+    system, ``P = Z^T (Z Z^T + ridge I)^-1 (T - c)`` (the same P, push-through identity); ``"auto"`` the smaller."""
     features = np.asarray(features, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
     if features.ndim != 2 or targets.ndim != 2 or features.shape[0] != targets.shape[0]:
@@ -48,11 +52,16 @@ def fit_ridge_hasher(features: np.ndarray, targets: np.ndarray, *, ridge: float 
         raise ValueError("features contain NaN or inf")
     if not ridge > 0:
         raise ValueError(f"ridge must be > 0, got {ridge!r}")
+    if form not in ("auto", "primal", "dual"):
+        raise ValueError(f"form must be 'auto', 'primal' or 'dual', got {form!r}")
     mean = features.mean(axis=0)
     std = features.std(axis=0)
     std = np.where(std > 1e-8, std, 1.0)
     z = (features - mean) / std
     intercept = targets.mean(axis=0)
-    gram = z.T @ z + ridge * np.eye(z.shape[1])
-    coef = scipy.linalg.solve(gram, z.T @ (targets - intercept), assume_a="pos")
+    n, d = z.shape
+    if form == "dual" or (form == "auto" and n < d):
+        coef = z.T @ scipy.linalg.solve(z @ z.T + ridge * np.eye(n), targets - intercept, assume_a="pos")
+    else:
+        coef = scipy.linalg.solve(z.T @ z + ridge * np.eye(d), z.T @ (targets - intercept), assume_a="pos")
     return RidgeHasher(mean=mean, std=std, coef=coef, intercept=intercept, ridge=float(ridge))

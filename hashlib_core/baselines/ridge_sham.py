@@ -11,35 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import scipy.linalg
-
 from .linear import as_matrix, holdout_rows
-from .ridge import RidgeHasher, fit_ridge_hasher
+from .ridge import fit_ridge_hasher
 
 RIDGE_GRID = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
-
-
-def fit_ridge(features: np.ndarray, targets: np.ndarray, *, ridge: float) -> RidgeHasher:
-    """:func:`~hashlib_core.baselines.ridge.fit_ridge_hasher`, solved in its dual form when there are more
-    features than rows: ``P = Z^T (Z Z^T + ridge I)^-1 (T - c)`` equals ``(Z^T Z + ridge I)^-1 Z^T (T - c)``
-    (push-through identity), at the cost of an n x n instead of a d x d system."""
-    features = as_matrix("features", features, min_rows=2)
-    targets = np.asarray(targets, dtype=np.float64)
-    n, d = features.shape
-    if n >= d:
-        return fit_ridge_hasher(features, targets, ridge=ridge)
-    if targets.ndim != 2 or targets.shape[0] != n:
-        raise ValueError(f"features (n, d) and targets (n, bits) must have the same rows, got {features.shape} "
-                         f"and {targets.shape}")
-    if not ridge > 0:
-        raise ValueError(f"ridge must be > 0, got {ridge!r}")
-    mean = features.mean(axis=0)
-    std = features.std(axis=0)
-    std = np.where(std > 1e-8, std, 1.0)
-    z = (features - mean) / std
-    intercept = targets.mean(axis=0)
-    dual = scipy.linalg.solve(z @ z.T + ridge * np.eye(n), targets - intercept, assume_a="pos")
-    return RidgeHasher(mean=mean, std=std, coef=z.T @ dual, intercept=intercept, ridge=float(ridge))
 
 
 class RidgeShamHash:
@@ -57,13 +32,13 @@ class RidgeShamHash:
             fit_rows, held = holdout_rows(X.shape[0], self.seed, labels=np.asarray(labels))
             self.scores_ = {}
             for ridge in RIDGE_GRID:
-                hasher = fit_ridge(X[fit_rows], targets[fit_rows], ridge=ridge)
+                hasher = fit_ridge_hasher(X[fit_rows], targets[fit_rows], ridge=ridge)
                 self.scores_[ridge] = float(np.mean(hasher.encode(X[held]) == targets[held]))
             best = max(self.scores_.values())
             self.ridge_ = float(max(r for r, s in self.scores_.items() if s >= best - 1e-12))
         else:
             self.ridge_, self.scores_ = float(self.ridge), None
-        self.hasher_ = fit_ridge(X, targets, ridge=self.ridge_)
+        self.hasher_ = fit_ridge_hasher(X, targets, ridge=self.ridge_)
         return self
 
     def encode(self, features) -> np.ndarray:
