@@ -45,12 +45,9 @@ def _inverse_sqrt(cov: np.ndarray, reg: float, rank_tol: float) -> np.ndarray:
     return vectors[:, keep] / np.sqrt(values[keep])
 
 
-class CCA:
-    """Linear CCA: ``fit(X, Y)`` on paired rows, then ``transform_x`` / ``transform_y`` -> (n, k) projections.
-
-    ``n_components`` (default: every usable component, i.e. the smaller of the two views' ranks) is capped at that
-    number. After fitting, ``correlations_`` (k,) holds the canonical correlations in decreasing order.
-    """
+class CanonicalComponents:
+    """What CCA and generalised CCA are configured with: ``n_components`` (None: every usable component), the
+    covariance ridge ``reg`` (>= 0) and the rank tolerance ``rank_tol``; ``ValueError`` naming a bad one."""
 
     def __init__(self, n_components: int | None = None, *, reg: float = 0.0, rank_tol: float = 1e-10):
         if n_components is not None and (int(n_components) != n_components or n_components < 1):
@@ -60,6 +57,14 @@ class CCA:
         self.n_components = n_components
         self.reg = float(reg)
         self.rank_tol = float(rank_tol)
+
+
+class CCA(CanonicalComponents):
+    """Linear CCA: ``fit(X, Y)`` on paired rows, then ``transform_x`` / ``transform_y`` -> (n, k) projections.
+
+    ``n_components`` (default: every usable component, i.e. the smaller of the two views' ranks) is capped at that
+    number. After fitting, ``correlations_`` (k,) holds the canonical correlations in decreasing order.
+    """
 
     def fit(self, X, Y) -> "CCA":
         X = _as_matrix("X", X)

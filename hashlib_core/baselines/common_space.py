@@ -33,7 +33,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .cca import CCA
+from .cca import CCA, CanonicalComponents
 from .itq import itq
 from .linear import as_matrix, check_bits, holdout_rows, random_orthogonal, row_space, sign_codes
 
@@ -62,21 +62,12 @@ def _whitener(centred: np.ndarray, reg: float, rank_tol: float, name: str) -> np
     return vectors[:, keep] / np.sqrt(values[keep])
 
 
-class GCCA:
+class GCCA(CanonicalComponents):
     """Generalised CCA (MAXVAR) of m >= 2 paired views: ``fit({view: X})``, ``transform(view, X)`` -> (n, k).
 
     After fitting: ``eigenvalues_`` (k,) in decreasing order (each in (1, m]), ``weights_`` view -> (d_j, k).
     ``n_components`` caps k (default: every shared direction).
     """
-
-    def __init__(self, n_components: int | None = None, *, reg: float = 0.0, rank_tol: float = 1e-10):
-        if n_components is not None and (int(n_components) != n_components or n_components < 1):
-            raise ValueError(f"n_components must be a positive integer or None, got {n_components!r}")
-        if reg < 0:
-            raise ValueError(f"reg must be non-negative, got {reg!r}")
-        self.n_components = n_components
-        self.reg = float(reg)
-        self.rank_tol = float(rank_tol)
 
     def fit(self, views) -> "GCCA":
         names = list(views)
