@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..grid.runner import KERNEL_ARGUMENTS, KERNEL_NAME, _error_fields, environ, run_grid, summarise
 from ..records.io import atomic_write_json, read_json
+from ..records.run import is_finished
 from ..records.runs import repo_root
 from .assets import stage_assets
 from .downloads import add_record_downloads
@@ -164,8 +165,9 @@ def run_page(method: str, profile: str, runs_root: Path, output: Path) -> Path |
     import nbformat
 
     folder = runs_root / profile / method
-    run_dirs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    finished = [d for d in run_dirs if (d / "metrics.json").is_file() and (d / "run.ipynb").is_file()]
+    # hidden folders are staging or debris of a writer, never a run (records.run.is_finished)
+    run_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+    finished = [d for d in run_dirs if is_finished(d) and (d / "run.ipynb").is_file()]
     failed = [d for d in run_dirs if (d / "failed.json").is_file() and (d / "failed.ipynb").is_file()]
     if finished:
         run_dir = finished[0]
