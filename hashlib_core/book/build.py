@@ -166,7 +166,8 @@ def run_page(method: str, profile: str, runs_root: Path, output: Path) -> Path |
 
     folder = runs_root / profile / method
     # hidden folders are staging or debris of a writer, never a run (records.run.is_finished)
-    run_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+    run_dirs = sorted(p for p in folder.iterdir()
+                      if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
     finished = [d for d in run_dirs if is_finished(d) and (d / "run.ipynb").is_file()]
     failed = [d for d in run_dirs if (d / "failed.json").is_file() and (d / "failed.ipynb").is_file()]
     if finished:
